@@ -1,0 +1,135 @@
+"""The calculator's entry points: pick an architecture, validate a method's options, count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from peftcalc.arch import Arch, load_config_file, load_preset
+from peftcalc.errors import InputError, PeftcalcError
+from peftcalc.matrix import make_matrix_spec, matrix_arch
+from peftcalc.methods import REGISTRY, MethodConfig, get_method
+from peftcalc.result import Result
+
+
+def resolve_arch(
+    *,
+    model: str | None = None,
+    config: str | Path | None = None,
+    d: int | None = None,
+    k: int | None = None,
+    layers: int | None = None,
+    matrices: int | None = None,
+    heads: int | None = None,
+) -> Arch:
+    """The architecture named by exactly one of ``model`` (preset), ``config`` (config.json path) or ``d``."""
+    given = [name for name, v in (("--model", model), ("--config", config), ("--d", d)) if v is not None]
+    if len(given) != 1:
+        raise InputError("model", " and ".join(given) or "<none>",
+                         "exactly one of --model NAME, --config PATH or --d N (matrix-level)")
+    matrix_opts = {"k": k, "layers": layers, "matrices": matrices, "heads": heads}
+    if d is None:
+        extra = [f"--{n}" for n, v in matrix_opts.items() if v is not None]
+        if extra:
+            raise InputError(extra[0], matrix_opts[extra[0][2:]], "used only with --d (matrix-level calculator)")
+    if model is not None:
+        return load_preset(model)
+    if config is not None:
+        return load_config_file(config)
+    return matrix_arch(make_matrix_spec(d=d, **{n: v for n, v in matrix_opts.items() if v is not None}))
+
+
+def make_config(method: str, options: dict[str, Any]) -> MethodConfig:
+    """Validate a method's options with its pydantic config; errors name the CLI flag."""
+    cls = get_method(method).config
+    try:
+        return cls(**options)
+    except ValidationError as exc:
+        raise translate_validation_error(exc) from None
+
+
+def translate_validation_error(exc: ValidationError) -> PeftcalcError:
+    err = exc.errors()[0]
+    inner = (err.get("ctx") or {}).get("error")
+    if isinstance(inner, PeftcalcError):
+        return inner
+    loc = err.get("loc") or ("input",)
+    flag = "--" + str(loc[0]).replace("_", "-")
+    ctx = err.get("ctx") or {}
+    kind = err.get("type", "")
+    if "gt" in ctx or "ge" in ctx or "le" in ctx:
+        low = f"> {ctx['gt']}" if "gt" in ctx else f"≥ {ctx['ge']}" if "ge" in ctx else ""
+        high = f"≤ {ctx['le']:,}" if "le" in ctx else ""
+        allowed = "a number " + " and ".join(p for p in (low, high) if p)
+    elif kind == "finite_number":
+        allowed = "a finite number"
+    elif kind == "literal_error":
+        allowed = "one of " + str(ctx.get("expected", ""))
+    elif kind == "extra_forbidden":
+        allowed = "an option of this method"
+    else:
+        allowed = err.get("msg", "valid")
+    return InputError(flag, err.get("input"), allowed)
+
+
+def params(
+    method: str,
+    *,
+    model: str | None = None,
+    config: str | Path | None = None,
+    d: int | None = None,
+    k: int | None = None,
+    layers: int | None = None,
+    matrices: int | None = None,
+    heads: int | None = None,
+    arch: Arch | None = None,
+    **options: Any,
+) -> Result:
+    """Trainable and total parameters of ``method`` on a model, a config.json or bare d×k matrices.
+
+    Examples:
+        >>> res = params("lora", d=4096, r=8)
+        >>> res.trainable_params, res.base_params, str(res.formula)
+        (65536, 16777216, 'r*(d + k)')
+        >>> params("lora", model="llama-2-7b", r=8, targets=["q_proj", "v_proj"]).trainable_params
+        4194304
+    """
+    if arch is None:
+        arch = resolve_arch(model=model, config=config, d=d, k=k, layers=layers, matrices=matrices, heads=heads)
+    spec = get_method(method)
+    cfg = make_config(method, options)
+    if arch.model_type == "matrix" and not spec.modulewise and spec.name not in {"prefix_tuning", "prompt_tuning", "adapter"}:
+        raise InputError("--d", arch.name, f"a real model (--model/--config) for {spec.title}")
+    counted = spec.count(cfg, arch)
+    base = arch.total_params
+    return Result(
+        method=spec.name, title=spec.title, model=arch.name,
+        trainable_params=counted.trainable, base_params=base, total_params=base + counted.added,
+        saved_params=counted.saved, formula=counted.formula, formula_scope=counted.formula_scope,
+        rows=counted.rows, notes=counted.notes, symbols=counted.symbols,
+        options=cfg.model_dump(), paper=spec.paper, peft_source=spec.peft_source,
+    )
+
+
+def lora(**kwargs: Any) -> Result:
+    """LoRA's parameters: ``lora(d=4096, r=8)`` or ``lora(model="llama-2-7b", r=16, targets=["all-linear"])``.
+
+    Examples:
+        >>> lora(d=4096, r=8).trainable_params
+        65536
+    """
+    return params("lora", **kwargs)
+
+
+def compare(**arch_kwargs: Any) -> list[Result | PeftcalcError]:
+    """Every registered method with its default options on one architecture (errors kept, in order)."""
+    arch = resolve_arch(**arch_kwargs)
+    out: list[Result | PeftcalcError] = []
+    for name in REGISTRY:
+        try:
+            out.append(params(name, arch=arch))
+        except PeftcalcError as exc:
+            out.append(exc)
+    return out

@@ -1,0 +1,114 @@
+"""LoRA (Hu et al. 2021, arXiv 2106.09685): ΔW = B·A with B ∈ R^{d×r}, A ∈ R^{r×k}.
+
+Formula (per targeted module): r*(d + k); ``lora_bias`` adds d (a bias on B); DoRA adds d (magnitude).
+Source: peft 0.21 ``tuners/lora/layer.py: LoraLayer.update_layer`` and
+``tuners/tuners_utils.py: _mark_only_adapters_as_trainable`` (``bias="all"`` makes every parameter
+whose name contains "bias" trainable; ``"lora_only"`` the biases of adapted layers).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import sympy
+from pydantic import Field
+
+from peftcalc.arch.model import Arch, ModuleSpec
+from peftcalc.errors import InputError
+from peftcalc.methods import targets as tg
+from peftcalc.methods.base import Count, Method, MethodConfig, Row, grouped_rows, substitute, total
+from peftcalc.symbols import d, k, r
+
+LORA_KINDS = frozenset({"linear", "conv1d", "embedding"})
+
+
+class LoraConfig(MethodConfig):
+    """Options of LoRA (names follow peft's ``LoraConfig``; ``alpha`` is ``lora_alpha``)."""
+
+    r: int = Field(8, gt=0, le=1_000_000, description="rank of the update B·A")
+    alpha: float = Field(8.0, gt=0, le=1e9, description="lora_alpha; scaling = alpha/r (alpha/√r with --rslora)")
+    rslora: bool = Field(False, description="rank-stabilized scaling alpha/√r (changes no count)")
+    targets: list[str] | None = Field(
+        None, description="module names to adapt (suffix match), or all-linear; default: peft's per model type"
+    )
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="which existing biases become trainable")
+    lora_bias: bool = Field(False, description="give lora_B a bias (adds out_features per module)")
+    modules_to_save: list[str] | None = Field(
+        None, description="modules trained in full as a copy (e.g. lm_head, classifier)"
+    )
+
+
+def check_rank(rank: int, modules: list[ModuleSpec], field: str = "--r") -> None:
+    """A rank above min(in, out) of a targeted matrix is no longer low-rank: refuse it."""
+    for mod in modules:
+        if mod.kind == "embedding":
+            continue
+        smallest = min(mod.in_features, mod.out_features)
+        if rank > smallest:
+            raise InputError(field, rank, f"a positive integer ≤ min(d, k) = {smallest} (for {mod.name}, "
+                             f"{mod.in_features}→{mod.out_features})")
+
+
+def scaling_note(cfg: LoraConfig) -> str:
+    if cfg.rslora:
+        return f"scaling = alpha/√r = {cfg.alpha:g}/√{cfg.r} = {cfg.alpha / cfg.r ** 0.5:.6g} (rsLoRA; no effect on counts)"
+    return f"scaling = alpha/r = {cfg.alpha:g}/{cfg.r} = {cfg.alpha / cfg.r:.6g} (no effect on counts)"
+
+
+def count_lora(cfg: LoraConfig, arch: Arch, *, dora: bool = False) -> Count:
+    """Shared by LoRA and DoRA (in peft, DoRA is LoRA with ``use_dora=True``)."""
+    formula = r * (d + k) + (d if cfg.lora_bias else 0) + (d if dora else 0)
+    _, modules = tg.select(arch, cfg.targets, defaults=tg.LORA_DEFAULT_TARGETS, method="LoRA", kinds=LORA_KINDS)
+    saved_copies = [m for m in arch.modules if cfg.modules_to_save and tg.matches(m.name, cfg.modules_to_save)]
+    modules = [m for m in modules if m not in saved_copies]  # peft never adapts a modules_to_save module
+    check_rank(cfg.r, modules)
+
+    def per_module(mod: ModuleSpec) -> tuple[int, str]:
+        values = {r: cfg.r, d: mod.out_features, k: mod.in_features}
+        return int(formula.subs(values)), substitute(formula, values)
+
+    rows = list(grouped_rows(modules, per_module))
+    adapter_params = total(rows)
+    trainable = adapter_params
+    notes = [scaling_note(cfg)]
+    if saved_copies:
+        copy_rows = grouped_rows(saved_copies, lambda m: (m.numel, "numel"))
+        rows += [Row(f"{row.group} (modules_to_save copy)", row.modules, row.params_each, row.substitution, row.shape)
+                 for row in copy_rows]
+        trainable += total(copy_rows)
+        notes.append("modules_to_save: a trainable copy is added; peft's 'all' counts original and copy")
+    bias_trainable = 0
+    if cfg.bias == "all":
+        # peft: every named parameter with "bias" in its name (T5's relative_attention_bias too).
+        bias_trainable = sum(n for m in arch.modules if m.tied_to is None
+                             for pname, n in m.params.items() if "bias" in f"{m.name}.{pname}")
+        notes.append("bias='all': every parameter whose name contains 'bias' is trainable")
+    elif cfg.bias == "lora_only":
+        bias_trainable = sum(m.bias_numel for m in modules)
+        notes.append("bias='lora_only': the biases of the adapted modules are trainable")
+    if bias_trainable:
+        rows.append(Row("existing biases (made trainable)", 1, bias_trainable, "numel"))
+    added = trainable
+    saved = trainable + bias_trainable
+    return Count(
+        trainable=trainable + bias_trainable, added=added, saved=saved, rows=tuple(rows),
+        formula=formula, formula_scope="per targeted matrix (d = out_features, k = in_features)",
+        notes=tuple(notes), symbols={"r": cfg.r},
+    )
+
+
+def count(cfg: MethodConfig, arch: Arch) -> Count:
+    assert isinstance(cfg, LoraConfig)
+    return count_lora(cfg, arch)
+
+
+METHOD = Method(
+    name="lora",
+    title="LoRA",
+    config=LoraConfig,
+    count=count,
+    formula=r * (d + k),
+    summary="low-rank update B·A beside each targeted matrix; mergeable, no inference cost once merged",
+    paper="Hu et al. 2021, LoRA: Low-Rank Adaptation of Large Language Models, arXiv:2106.09685",
+    peft_source="peft/tuners/lora/layer.py: LoraLayer.update_layer",
+)
