@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from peftcalc.arch import Arch, load_config_file, load_preset
 from peftcalc.errors import InputError, PeftcalcError
+from peftcalc.validation import to_input_error
 from peftcalc.matrix import make_matrix_spec, matrix_arch
 from peftcalc.methods import REGISTRY, MethodConfig, get_method
 from peftcalc.result import Result
@@ -47,31 +48,7 @@ def make_config(method: str, options: dict[str, Any]) -> MethodConfig:
     try:
         return cls(**options)
     except ValidationError as exc:
-        raise translate_validation_error(exc) from None
-
-
-def translate_validation_error(exc: ValidationError) -> PeftcalcError:
-    err = exc.errors()[0]
-    inner = (err.get("ctx") or {}).get("error")
-    if isinstance(inner, PeftcalcError):
-        return inner
-    loc = err.get("loc") or ("input",)
-    flag = "--" + str(loc[0]).replace("_", "-")
-    ctx = err.get("ctx") or {}
-    kind = err.get("type", "")
-    if "gt" in ctx or "ge" in ctx or "le" in ctx:
-        low = f"> {ctx['gt']}" if "gt" in ctx else f"≥ {ctx['ge']}" if "ge" in ctx else ""
-        high = f"≤ {ctx['le']:,}" if "le" in ctx else ""
-        allowed = "a number " + " and ".join(p for p in (low, high) if p)
-    elif kind == "finite_number":
-        allowed = "a finite number"
-    elif kind == "literal_error":
-        allowed = "one of " + str(ctx.get("expected", ""))
-    elif kind == "extra_forbidden":
-        allowed = "an option of this method"
-    else:
-        allowed = err.get("msg", "valid")
-    return InputError(flag, err.get("input"), allowed)
+        raise to_input_error(exc, cls) from None
 
 
 def params(
@@ -100,7 +77,7 @@ def params(
         arch = resolve_arch(model=model, config=config, d=d, k=k, layers=layers, matrices=matrices, heads=heads)
     spec = get_method(method)
     cfg = make_config(method, options)
-    if arch.model_type == "matrix" and not spec.modulewise and spec.name not in {"prefix_tuning", "prompt_tuning", "adapter"}:
+    if arch.model_type == "matrix" and not spec.matrix_level:
         raise InputError("--d", arch.name, f"a real model (--model/--config) for {spec.title}")
     counted = spec.count(cfg, arch)
     base = arch.total_params

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from peftcalc.arch.model import Arch, ModuleSpec
 from peftcalc.errors import InputError
+from peftcalc.validation import to_input_error
 
 MAX_DIM = 10_000_000
 
@@ -21,7 +22,7 @@ MAX_DIM = 10_000_000
 class MatrixSpec(BaseModel):
     """Shape of the synthetic model: ``layers × matrices`` copies of a d×k matrix."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     d: int = Field(gt=0, le=MAX_DIM, description="rows of W (out_features; hidden size for prefix/prompt)")
     k: int | None = Field(None, gt=0, le=MAX_DIM, description="columns of W (in_features); default d")
@@ -50,24 +51,17 @@ def matrix_arch(spec: MatrixSpec) -> Arch:
 
 
 def make_matrix_spec(**values: object) -> MatrixSpec:
-    """Validate matrix options, turning pydantic's error into one InputError naming the flag."""
+    """Validate matrix options; errors name the flag and its allowed range."""
     try:
         return MatrixSpec(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = str(err["loc"][0]) if err["loc"] else "input"
-        raise InputError(f"--{field}", err.get("input"), _allowed(err)) from None
+        raise to_input_error(exc, MatrixSpec) from None
 
 
-def _allowed(err: object) -> str:
-    ctx = getattr(err, "get", lambda *_: None)("ctx") or {}
-    if "gt" in ctx and "le" in ctx:
-        return f"an integer in [{ctx['gt'] + 1}, {ctx['le']:,}]"
-    if "gt" in ctx:
-        return f"greater than {ctx['gt']}"
-    if "le" in ctx:
-        return f"at most {ctx['le']:,}"
-    return "a positive integer"
+SEED003_NOTE = (
+    "seed 003 convention: 'full' = attention weights only (Q, K, V, O: 4·L·d²), LoRA r=8 on Q and V, "
+    "adapters (bottleneck 64) without biases, two per layer, prefix 10 tokens, prompt 20 tokens"
+)
 
 
 def seed_compare(

@@ -107,8 +107,23 @@ def render_presets(rows: list[dict[str, Any]], console: Console) -> None:
 
     table = Table(title="Presets (peftcalc --model NAME)", title_justify="left")
     for col in ("name", "model_type", "params", "hidden", "layers", "heads (kv)", "source"):
-        table.add_column(col, justify="right" if col in {"params", "hidden", "layers"} else "left")
+        table.add_column(col, justify="right" if col in {"params", "hidden", "layers"} else "left",
+                         no_wrap=col in {"name", "params"}, overflow="fold")
     for row in rows:
         table.add_row(row["name"], row["model_type"], format_count(row["params"]), str(row["hidden"]),
                       str(row["layers"]), row["heads"], row["hub_id"])
     console.print(table)
+
+
+def render_seed_compare(dims: dict[str, int], table: dict[str, tuple[int, Any]], note: str, console: Console) -> None:
+    from rich.table import Table
+
+    out = Table(title=f"PEFT comparison, seed 003 convention (d={dims['d_model']}, L={dims['num_layers']}, "
+                      f"heads={dims['num_heads']})", title_justify="left")
+    out.add_column("method")
+    out.add_column("params", justify="right")
+    out.add_column("ratio", justify="right")
+    for name, (n, ratio) in table.items():
+        out.add_row(name, format_count(n), percent(ratio, 4))
+    console.print(out)
+    console.print(f"[dim]• {note}. For exact counts on a real model: peftcalc compare --model NAME[/dim]")

@@ -8,6 +8,7 @@ with pooler, ``T5ForConditionalGeneration``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from collections.abc import Callable, Mapping
@@ -277,7 +278,7 @@ def arch_from_config(cfg: Mapping[str, Any], *, name: str = "config.json", sourc
         raise InputError(f"{name}: model_type", model_type if model_type is not None else "<missing>",
                          "one of " + ", ".join(SUPPORTED_MODEL_TYPES))
     arch = _BUILDERS[str(model_type)](cfg, name)
-    return arch.model_copy(update={"source": source or name})
+    return dataclasses.replace(arch, source=source or name)
 
 
 def load_config_file(path: str | Path) -> Arch:

@@ -1,37 +1,36 @@
 """A transformer architecture as peftcalc sees it: a flat list of named modules with shapes.
 
 Module names are the Hugging Face ones (``model.layers.0.self_attn.q_proj``), so peft's target
-matching (suffix match, ``all-linear``) can run on them unchanged.
+matching (suffix match, ``all-linear``) can run on them unchanged. These are plain frozen dataclasses:
+they are only built by the validating readers (``hf_config``, ``matrix``), and a 70B model has
+hundreds of modules, so per-instance validation would only cost start-up time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 ModuleKind = Literal["linear", "conv1d", "embedding", "norm", "other"]
 LINEAR_KINDS: frozenset[str] = frozenset({"linear", "conv1d"})
 
 
-class ModuleSpec(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ModuleSpec:
     """One leaf module: its HF name, its kind and the shape peft sees.
 
     ``in_features``/``out_features`` follow peft's ``_get_in_out_features``: (in, out) for
     ``nn.Linear`` and transformers' ``Conv1D``; (num_embeddings, embedding_dim) for ``nn.Embedding``;
-    (dim, dim) for norms.
+    (dim, dim) for norms. ``params`` maps parameter name ('weight', 'bias') → numel; ``tied_to``
+    names the module whose weight this one shares (counted once).
     """
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     kind: ModuleKind
-    in_features: int = Field(ge=0)
-    out_features: int = Field(ge=0)
-    params: dict[str, int] = Field(description="parameter name (e.g. 'weight', 'bias') -> numel")
-    tied_to: str | None = Field(
-        default=None, description="name of the module whose weight this one shares (counted once)"
-    )
+    in_features: int
+    out_features: int
+    params: dict[str, int]
+    tied_to: str | None = None
 
     @property
     def numel(self) -> int:
@@ -46,25 +45,29 @@ class ModuleSpec(BaseModel):
         return self.params.get("bias", 0)
 
 
-class Arch(BaseModel):
-    """A model architecture: dimensions plus every leaf module with its exact parameter count."""
+@dataclass(frozen=True)
+class Arch:
+    """A model architecture: dimensions plus every leaf module with its exact parameter count.
 
-    model_config = ConfigDict(frozen=True)
+    ``num_layers`` counts transformer blocks (the encoder's for encoder-decoder models, whose decoder
+    blocks are ``num_decoder_layers``); ``output_head`` names the output embedding, which
+    ``all-linear`` excludes; ``model_type`` is HF's, or ``"matrix"`` for the seeds' bare matrices.
+    """
 
     name: str
-    model_type: str = Field(description="HF model_type (llama, mistral, qwen2, gpt2, bert, roberta, t5) or 'matrix'")
-    hidden_size: int = Field(gt=0)
-    num_layers: int = Field(gt=0, description="transformer blocks (encoder blocks for encoder-decoder models)")
-    num_decoder_layers: int = Field(default=0, ge=0, description="decoder blocks of an encoder-decoder model")
-    num_attention_heads: int = Field(gt=0)
-    num_key_value_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    vocab_size: int = Field(ge=0)
-    intermediate_size: int = Field(ge=0)
-    is_encoder_decoder: bool = False
-    output_head: str | None = Field(default=None, description="name of the output embedding (excluded by all-linear)")
+    model_type: str
+    hidden_size: int
+    num_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    vocab_size: int
+    intermediate_size: int
     modules: tuple[ModuleSpec, ...]
-    source: str = Field(default="", description="where the architecture came from (preset or path)")
+    num_decoder_layers: int = 0
+    is_encoder_decoder: bool = False
+    output_head: str | None = None
+    source: str = field(default="", compare=False)
 
     @property
     def total_params(self) -> int:

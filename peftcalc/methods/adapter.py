@@ -1,5 +1,6 @@
 """Bottleneck adapters (Houlsby et al. 2019, arXiv 1902.00751; Pfeiffer et al. 2021, arXiv 2005.00247).
 
+Formula (per adapter): 2*m*d + m + d (2*m*d without biases).
 One adapter is down-projection d→m, non-linearity, up-projection m→d, residual:
 2*m*d + m + d parameters with biases (2*m*d without). Houlsby inserts two per transformer block
 (after attention and after the feed-forward), Pfeiffer one (after the feed-forward). Blocks of an
@@ -53,5 +54,4 @@ METHOD = Method(
     summary="small bottleneck MLPs with a residual, inserted in every block (adds inference latency)",
     paper="Houlsby et al. 2019, Parameter-Efficient Transfer Learning for NLP, arXiv:1902.00751",
     peft_source="not a peft tuner (the adapters library's bottleneck adapters)",
-    modulewise=False,
 )

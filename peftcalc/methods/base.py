@@ -21,7 +21,8 @@ from peftcalc.arch.model import Arch, ModuleSpec
 class MethodConfig(BaseModel):
     """Base of every method's options. Field names are the CLI flags (``init_r`` → ``--init-r``)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # defer_build: only the one config a command uses pays for its validator (start-up time)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,9 @@ class Method:
     summary: str
     paper: str
     peft_source: str
-    # True when the method works on any set of weight matrices (so the seeds' --d/--k calculator applies).
-    modulewise: bool = True
+    # False when the method needs a real model's modules (norms, biases): the seeds' --d/--k
+    # calculator of bare matrices cannot answer it.
+    matrix_level: bool = True
 
 
 _LAYER_INDEX = re.compile(r"\.\d+(?=\.|$)")

@@ -34,5 +34,5 @@ METHOD = Method(
     summary="only the existing bias vectors are trained",
     paper="Ben Zaken et al. 2022, BitFit: Simple Parameter-efficient Fine-tuning, arXiv:2106.10199",
     peft_source="not a peft tuner: every *.bias with requires_grad=True",
-    modulewise=False,
+    matrix_level=False,
 )

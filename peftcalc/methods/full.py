@@ -1,6 +1,7 @@
 """Full fine-tuning: every parameter of the model is trained (the baseline every PEFT method beats).
 
-Formula: the whole model, P = Σ numel.
+Formula: P = Σ numel of every parameter.
+Source: peft 0.21 `peft_model.py: get_nb_trainable_parameters` counts the same Σ numel as "all".
 """
 
 from __future__ import annotations
@@ -32,5 +33,4 @@ METHOD = Method(
     summary="every weight is trained and saved",
     paper="baseline",
     peft_source="not a peft tuner",
-    modulewise=False,
 )

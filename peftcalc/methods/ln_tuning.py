@@ -46,5 +46,5 @@ METHOD = Method(
     summary="only the normalization layers are trained",
     paper="Zhao et al. 2023, Tuning LayerNorm in Attention, arXiv:2312.11420",
     peft_source="peft/tuners/ln_tuning/layer.py: LNTuningLayer",
-    modulewise=False,
+    matrix_level=False,
 )

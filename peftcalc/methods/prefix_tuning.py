@@ -60,5 +60,4 @@ METHOD = Method(
     summary="learned key/value prefixes prepended in every attention layer",
     paper="Li & Liang 2021, Prefix-Tuning: Optimizing Continuous Prompts for Generation, arXiv:2101.00190",
     peft_source="peft/tuners/prefix_tuning/model.py: PrefixEncoder",
-    modulewise=False,
 )

@@ -41,5 +41,4 @@ METHOD = Method(
     summary="soft token embeddings prepended to the input; the model itself is untouched",
     paper="Lester et al. 2021, The Power of Scale for Parameter-Efficient Prompt Tuning, arXiv:2104.08691",
     peft_source="peft/tuners/prompt_tuning/model.py: PromptEmbedding",
-    modulewise=False,
 )

@@ -1,0 +1,18 @@
+"""Shared fixtures: golden loaders on sys.path, a fixed-width rich console, torch skipping."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/golden.py
+
+
+@pytest.fixture
+def console():
+    from rich.console import Console
+
+    return Console(width=140, file=io.StringIO(), color_system=None, highlight=False)
