@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-GOLDEN_DIR = Path(__file__).resolve().parents[2] / "shared" / "golden"
-if not GOLDEN_DIR.exists():  # CI clones main with shared/ beside it; a checkout elsewhere may differ
-    GOLDEN_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+# CI clones main with shared/ beside it; PEFTCALC_SHARED points elsewhere when needed.
+GOLDEN_DIR = Path(os.environ.get("PEFTCALC_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "golden"
 
 
 def golden() -> dict[str, Any]:
