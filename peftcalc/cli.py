@@ -247,6 +247,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "(full = attention weights only; defaults d=4096, 32 layers, 32 heads)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_run_compare)
+    from peftcalc.cli_sizing import add_commands
+
+    add_commands(sub, strict_int=strict_int, finite_float=finite_float, name_list=name_list, add_arch=_add_arch_options)
     p = sub.add_parser("model", help="an architecture's exact parameter count, by module")
     _add_arch_options(p, matrix=False)
     p.add_argument("--list", action="store_true", help="list the bundled presets")

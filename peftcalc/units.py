@@ -49,3 +49,41 @@ def short_count(n: int) -> str:
         if abs(n) >= size:
             return f"{n / size:.3g}{suffix}"
     return str(n)
+
+
+_CAPACITY_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+                   "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_capacity(text: str, *, field: str = "--gpu") -> int:
+    """``'24GB'`` → 24·10⁹, ``'80GiB'`` → 80·2³⁰, ``'24'`` → 24·10⁹ (a bare number is GB)."""
+    import re
+
+    from peftcalc.errors import InputError
+
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = (match.group(2) if match else "").lower() or "gb"
+    if match is None or unit not in _CAPACITY_UNITS:
+        raise InputError(field, text, "a size such as 24GB, 80GiB or 40 (GB)")
+    value = Fraction(match.group(1)) * _CAPACITY_UNITS[unit]
+    if not 0 < value <= 10**15:
+        raise InputError(field, text, "a size between 1 B and 1 PB")
+    return int(value)
+
+
+def parse_count(text: str, *, field: str) -> int:
+    """An exact count written as ``7.5e9``, ``7.5B``, ``65M``, ``7_500_000_000``; refuses fractions."""
+    from peftcalc.errors import InputError
+
+    cleaned = text.strip().replace("_", "").replace(",", "")
+    scale = 1
+    if cleaned[-1:].upper() in {"K", "M", "B", "T"}:
+        scale = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}[cleaned[-1].upper()]
+        cleaned = cleaned[:-1]
+    try:
+        value = Fraction(cleaned) * scale
+    except (ValueError, ZeroDivisionError):
+        raise InputError(field, text, "a count such as 7.5e9, 7.5B or 7500000000") from None
+    if value.denominator != 1 or not 0 < value <= 10**15:
+        raise InputError(field, text, "a whole number of parameters between 1 and 10¹⁵")
+    return int(value)

@@ -1,0 +1,317 @@
+"""GPU memory of training (full, LoRA, QLoRA, any PEFT method) and of inference, component by component.
+
+Components (DESIGN.md names): ``weights`` (the base model as stored), ``quant_constants`` (4-bit
+absmax / scales), ``adapters`` (parameters a PEFT method adds), ``gradients`` (trainable parameters
+only), ``master_weights`` (fp32 copies under mixed precision), ``optimizer`` (its states),
+``activations`` (see :mod:`peftcalc.activations`). ZeRO (Rajbhandari et al. 2020, arXiv 1910.02054)
+shards optimizer states and master weights (stage 1), then gradients (2), then weights (3) over N GPUs.
+
+Precision conventions:
+- ``mixed``: 16-bit weights and gradients, fp32 master weights and optimizer states (ZeRO's 16Ψ with Adam);
+- ``bf16``/``fp16``: pure 16-bit weights and gradients, fp32 optimizer states, no master copy
+  (seed 004's "FP16 14 GB + gradients 14 GB + Adam 56 GB = 84 GB" for 7B);
+- ``fp32``: everything in fp32.
+PEFT: the frozen base is stored in 16-bit (fp32 with ``fp32``) or 4-bit (QLoRA); adapters are fp32 by
+default — peft ≥ 0.12 up-casts adapter weights to fp32 (``autocast_adapter_dtype=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from peftcalc.activations import Attention, Checkpointing, estimate
+from peftcalc.arch.model import Arch
+from peftcalc.errors import InputError
+from peftcalc.quant import model_storage
+from peftcalc.units import DTYPE_BYTES
+from peftcalc.validation import to_input_error
+
+COMPONENTS = ("weights", "quant_constants", "adapters", "gradients", "master_weights", "optimizer", "activations")
+Precision = Literal["mixed", "bf16", "fp16", "fp32"]
+Optimizer = Literal["adamw", "adamw8bit", "sgd", "sgd_momentum", "adafactor"]
+# bitsandbytes 8-bit optimizers: blockwise states (block 256, one fp32 absmax per block per state);
+# tensors smaller than min_8bit_size = 4096 keep 32-bit states.
+_ADAM8_BLOCK = 256
+_ADAM8_MIN_SIZE = 4096
+
+
+class MemoryConfig(BaseModel):
+    """Options of a training-memory estimate (field names are the CLI flags)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
+
+    method: str = Field("full", description="full, qlora, or any PEFT method (lora, dora, ia3, …)")
+    precision: Precision = Field("mixed", description="mixed (16-bit + fp32 master), bf16/fp16 (pure), fp32")
+    optimizer: Optimizer = Field("adamw", description="adamw, adamw8bit, sgd, sgd_momentum, adafactor")
+    batch: int = Field(1, ge=0, le=1_000_000, description="sequences per step (0: weights and states only)")
+    seq: int = Field(2048, gt=0, le=10_000_000, description="tokens per sequence")
+    checkpointing: Checkpointing = Field("none", description="gradient checkpointing: none, full, selective")
+    attention: Attention = Field("flash", description="flash (no s² scores) or eager")
+    zero: int = Field(0, ge=0, le=3, description="DeepSpeed ZeRO stage")
+    gpus: int = Field(1, gt=0, le=1_000_000, description="data-parallel GPUs the ZeRO stage shards over")
+    quant_dtype: Literal["nf4", "fp4", "int8", "fp8"] = Field("nf4", description="QLoRA base weight dtype")
+    double_quant: bool = Field(True, description="QLoRA double quantization of the absmax constants")
+    adapter_dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="dtype of PEFT parameters")
+    paged: bool = Field(False, description="paged optimizer (states may spill to CPU under pressure)")
+
+    @model_validator(mode="after")
+    def _zero_needs_gpus(self) -> MemoryConfig:
+        if self.zero == 0 and self.gpus > 1:
+            raise InputError("--gpus", self.gpus, "used with --zero 1, 2 or 3 (data parallelism without "
+                             "ZeRO replicates everything: per-GPU memory is that of one GPU)")
+        return self
+
+
+@dataclass(frozen=True)
+class Component:
+    bytes: int
+    formula: str
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes per GPU, by component, with the formulas and assumptions that produced them."""
+
+    model: str
+    method: str
+    components: dict[str, Component]
+    trainable_params: int
+    base_params: int
+    assumptions: tuple[str, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(c.bytes for c in self.components.values())
+
+    @property
+    def breakdown(self) -> dict[str, int]:
+        return {name: c.bytes for name, c in self.components.items()}
+
+    def fits(self, capacity_bytes: int) -> tuple[bool, int]:
+        """(fits, headroom bytes — negative when it does not)."""
+        return self.total_bytes <= capacity_bytes, capacity_bytes - self.total_bytes
+
+    def to_json(self, gpu_bytes: int | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model, "method": self.method, "total_bytes": self.total_bytes,
+            "breakdown": self.breakdown, "formulas": {k: c.formula for k, c in self.components.items()},
+            "trainable_params": self.trainable_params, "base_params": self.base_params,
+            "assumptions": list(self.assumptions), "config": self.config,
+        }
+        if gpu_bytes is not None:
+            ok, headroom = self.fits(gpu_bytes)
+            out["gpu"] = {"capacity_bytes": gpu_bytes, "fits": ok, "headroom_bytes": headroom}
+        return out
+
+
+def make_memory_config(**options: Any) -> MemoryConfig:
+    try:
+        return MemoryConfig(**options)
+    except ValidationError as exc:
+        raise to_input_error(exc, MemoryConfig) from None
+
+
+def _bytes(params: int, dtype: str) -> int:
+    return int(params * DTYPE_BYTES[dtype])
+
+
+def _shard(value: int, stage_needed: int, cfg: MemoryConfig) -> int:
+    """Per-GPU bytes of a component ZeRO shards from ``stage_needed`` on (partitions padded up)."""
+    if cfg.zero >= stage_needed and cfg.gpus > 1:
+        return -(-value // cfg.gpus)
+    return value
+
+
+def _optimizer_bytes(cfg: MemoryConfig, tensors: list[tuple[int, ...]]) -> tuple[int, str]:
+    """Optimizer state bytes over trainable tensors (given by shape)."""
+    numel = sum(_prod(shape) for shape in tensors)
+    if cfg.optimizer == "adamw":
+        return 8 * numel, f"8 B × {numel:,} (two fp32 states, m and v)"
+    if cfg.optimizer == "sgd":
+        return 0, "plain SGD keeps no state"
+    if cfg.optimizer == "sgd_momentum":
+        return 4 * numel, f"4 B × {numel:,} (fp32 momentum)"
+    if cfg.optimizer == "adamw8bit":
+        total = 0
+        for shape in tensors:
+            n = _prod(shape)
+            total += 8 * n if n < _ADAM8_MIN_SIZE else 2 * n + 2 * 4 * -(-n // _ADAM8_BLOCK)
+        return total, f"2 B × params + 2 fp32 absmax per {_ADAM8_BLOCK} (tensors < {_ADAM8_MIN_SIZE} keep 8 B)"
+    # Adafactor (Shazeer & Stern 2018), β1 = None: a 2-D tensor keeps row and column second-moment
+    # factors (n + m fp32), other tensors the full second moment.
+    total = sum(4 * (shape[0] + shape[1]) if len(shape) == 2 else 4 * _prod(shape) for shape in tensors)
+    return total, "Adafactor: 4 B × (rows + cols) per matrix, 4 B × n per vector"
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    out = 1
+    for dim in shape:
+        out *= dim
+    return out
+
+
+def _base_tensors(arch: Arch) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    for mod in arch.modules:
+        if mod.tied_to is not None:
+            continue
+        for pname, n in mod.params.items():
+            shapes.append((mod.out_features, n // mod.out_features) if pname == "weight" and mod.kind != "norm" else (n,))
+    return shapes
+
+
+def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> MemoryEstimate:
+    """Per-GPU bytes of one training step of ``cfg.method`` on ``arch``.
+
+    Examples:
+        >>> from peftcalc.arch import load_preset
+        >>> est = training_memory(load_preset("llama-2-7b"), make_memory_config(batch=0))
+        >>> est.total_bytes == 16 * 6_738_415_616    # mixed-precision Adam: 2 + 2 + 4 + 8 bytes/param
+        True
+    """
+    from peftcalc.calc import params  # local: calc imports methods, which never import memory
+
+    base = arch.total_params
+    assumptions: list[str] = []
+    comps: dict[str, Component] = {}
+    half = "fp32" if cfg.precision == "fp32" else ("fp16" if cfg.precision == "fp16" else "bf16")
+    method = cfg.method.replace("-", "_").lower()
+    qlora = method == "qlora"
+    if method == "full":
+        if method_options:
+            raise InputError(f"--{next(iter(method_options)).replace('_', '-')}", next(iter(method_options.values())),
+                             "an option of a PEFT method (not of full fine-tuning)")
+        trainable = base
+        trained_names = [m.name for m in arch.linear_modules()]
+        comps["weights"] = Component(_shard(_bytes(base, half), 3, cfg), f"{DTYPE_BYTES[half]} B × {base:,} ({half})")
+        grad_dtype = half
+        comps["gradients"] = Component(_shard(_bytes(base, grad_dtype), 2, cfg),
+                                       f"{DTYPE_BYTES[grad_dtype]} B × {base:,} ({grad_dtype})")
+        if cfg.precision == "mixed":
+            comps["master_weights"] = Component(_shard(4 * base, 1, cfg), f"4 B × {base:,} (fp32 master copy)")
+        opt, opt_formula = _optimizer_bytes(cfg, _base_tensors(arch))
+        comps["optimizer"] = Component(_shard(opt, 1, cfg), opt_formula)
+        lora_rank = 0
+    else:
+        res = params("lora" if qlora else method, arch=arch, **method_options)
+        trainable = res.trainable_params
+        added = res.total_params - base
+        if qlora:
+            storage = model_storage(arch, cfg.quant_dtype, double_quant=cfg.double_quant, compute_dtype=half)
+            comps["weights"] = Component(_shard(storage.data_bytes + storage.kept_bytes, 3, cfg),
+                                         f"{cfg.quant_dtype} {storage.quantized_params:,} linear weights ÷ 2 + "
+                                         f"{storage.kept_params:,} others × {DTYPE_BYTES[half]} B ({half})")
+            comps["quant_constants"] = Component(_shard(storage.constant_bytes, 3, cfg),
+                                                 "absmax per 64 values" + (" (double-quantized)" if cfg.double_quant else " (fp32)"))
+            assumptions.append("QLoRA: every Linear/Conv1D but the output head in 4-bit; embeddings, norms in 16-bit")
+        else:
+            comps["weights"] = Component(_shard(_bytes(base, half), 3, cfg), f"{DTYPE_BYTES[half]} B × {base:,} ({half}, frozen)")
+        ad = cfg.adapter_dtype if cfg.precision != "fp32" else "fp32"
+        comps["adapters"] = Component(_shard(_bytes(added, ad), 3, cfg), f"{DTYPE_BYTES[ad]} B × {added:,} ({ad})")
+        comps["gradients"] = Component(_shard(_bytes(trainable, ad), 2, cfg), f"{DTYPE_BYTES[ad]} B × {trainable:,} ({ad})")
+        if ad != "fp32" and cfg.precision == "mixed":
+            comps["master_weights"] = Component(_shard(4 * trainable, 1, cfg), f"4 B × {trainable:,} (fp32 master copy)")
+        # adapter tensors are small matrices; count them as vectors except for Adafactor's factoring
+        opt, opt_formula = _optimizer_bytes(cfg, [(trainable,)])
+        if cfg.optimizer == "adafactor":
+            assumptions.append("Adafactor on adapters: counted unfactored (an upper bound)")
+        comps["optimizer"] = Component(_shard(opt, 1, cfg), opt_formula)
+        targeted = {row.group for row in res.rows}
+        trained_names = [m.name for m in arch.linear_modules() if _group_of(m.name) in targeted]
+        lora_rank = int(res.symbols.get("r", 0)) if res.method in ("lora", "dora") else 0
+    if cfg.paged:
+        assumptions.append("paged optimizer: states live in unified memory and may be evicted to CPU RAM "
+                           "under pressure; the figure is the on-GPU peak if nothing is evicted")
+    act = estimate(arch, batch=cfg.batch, seq=cfg.seq, trained_names=trained_names, lora_rank=lora_rank,
+                   attention=cfg.attention, checkpointing=cfg.checkpointing,
+                   dtype_bytes=4 if cfg.precision == "fp32" else 2)
+    comps["activations"] = Component(act.total_bytes, act.formula or "batch 0: none")
+    assumptions.extend(act.assumptions)
+    if cfg.zero:
+        assumptions.append(f"ZeRO stage {cfg.zero} over {cfg.gpus} GPUs: per-GPU figures; activations not sharded")
+    ordered = {name: comps[name] for name in COMPONENTS if name in comps}
+    return MemoryEstimate(arch.name, cfg.method, ordered, trainable, base, tuple(assumptions), cfg.model_dump())
+
+
+def _group_of(name: str) -> str:
+    from peftcalc.methods.base import group_name
+
+    return group_name(name)
+
+
+def params_only_memory(psi: int, cfg: MemoryConfig) -> MemoryEstimate:
+    """Full fine-tuning of Ψ parameters known only by count (no architecture: no activations).
+
+    Examples:
+        >>> est = params_only_memory(7_500_000_000, make_memory_config(zero=3, gpus=64, batch=0))
+        >>> est.total_bytes                   # ZeRO paper: 16Ψ/N_d = 1.875 GB
+        1875000000
+    """
+    if cfg.method != "full":
+        raise InputError("--method", cfg.method, "full when only --params is given (PEFT needs a model's shapes)")
+    if cfg.batch:
+        raise InputError("--batch", cfg.batch, "0 with --params (activations need a model: use --model/--config)")
+    if cfg.optimizer == "adafactor":
+        raise InputError("--optimizer", "adafactor", "used with --model/--config (it factors by matrix shape)")
+    half = "fp32" if cfg.precision == "fp32" else ("fp16" if cfg.precision == "fp16" else "bf16")
+    comps = {
+        "weights": Component(_shard(_bytes(psi, half), 3, cfg), f"{DTYPE_BYTES[half]} B × Ψ ({half})"),
+        "gradients": Component(_shard(_bytes(psi, half), 2, cfg), f"{DTYPE_BYTES[half]} B × Ψ ({half})"),
+    }
+    if cfg.precision == "mixed":
+        comps["master_weights"] = Component(_shard(4 * psi, 1, cfg), "4 B × Ψ (fp32 master copy)")
+    opt, formula = _optimizer_bytes(cfg, [(psi,)])
+    comps["optimizer"] = Component(_shard(opt, 1, cfg), formula)
+    notes = [f"Ψ = {psi:,} parameters (no architecture: no activations)"]
+    if cfg.zero:
+        notes.append(f"ZeRO stage {cfg.zero} over {cfg.gpus} GPUs (per GPU)")
+    return MemoryEstimate("Ψ parameters", "full", comps, psi, psi, tuple(notes), cfg.model_dump())
+
+
+def zero_bytes_per_gpu(psi: int, stage: int, gpus: int) -> Fraction:
+    """ZeRO paper §5 closed forms, mixed-precision Adam (K = 12): exact, unpadded.
+
+    Examples:
+        >>> [float(zero_bytes_per_gpu(7_500_000_000, s, 64)) / 1e9 for s in range(4)]
+        [120.0, 31.40625, 16.640625, 1.875]
+    """
+    k, n = 12, Fraction(gpus)
+    forms = {0: (2 + 2 + k) * psi, 1: 4 * psi + k * psi / n, 2: 2 * psi + (2 + k) * psi / n, 3: (2 + 2 + k) * psi / n}
+    return Fraction(forms[stage])
+
+
+def kv_cache_bytes(arch: Arch, *, batch: int, seq: int, dtype: str = "bf16") -> int:
+    """Key/value cache: 2 (K, V) × decoder layers × kv_dim × tokens × bytes (GQA-aware)."""
+    layers = arch.num_decoder_layers or arch.num_layers
+    return int(2 * layers * arch.kv_dim * batch * seq * DTYPE_BYTES[dtype])
+
+
+@dataclass(frozen=True)
+class InferenceEstimate:
+    weights_bytes: int
+    kv_cache_bytes: int
+    adapter_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.adapter_bytes
+
+
+def inference_memory(arch: Arch, *, batch: int, seq: int, dtype: str = "bf16", adapters: int = 0,
+                     adapter_params: int = 0, adapter_dtype: str = "bf16") -> InferenceEstimate:
+    """Serving memory: weights + KV cache + ``adapters`` unmerged adapters resident at once."""
+    return InferenceEstimate(_bytes(arch.total_params, dtype) if dtype in DTYPE_BYTES else 0,
+                             kv_cache_bytes(arch, batch=batch, seq=seq, dtype=dtype),
+                             adapters * _bytes(adapter_params, adapter_dtype))
+
+
+def lora_flop_overhead(arch: Arch, adapted: list[tuple[int, int]], rank: int) -> Fraction:
+    """Extra matmul FLOPs of *unmerged* LoRA relative to the model's linear layers, per token:
+    Σ r·(k + d) over adapted (k, d) / Σ k·d over all linear layers. Merged LoRA: 0."""
+    base = sum(m.in_features * m.out_features for m in arch.linear_modules())
+    return Fraction(sum(rank * (k + d) for k, d in adapted), base)
