@@ -33,15 +33,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    script = str(Path(sys.executable).with_name("peftcalc"))  # the installed console script users run
     commands = {
         "baseline: python -c 'import sympy'": [sys.executable, "-c", "import sympy"],
         # what any CLI on these dependencies pays: sympy's first Add lazily imports sympy.tensor (~40 ms)
         "floor: sympy+pydantic+rich, first Add": [sys.executable, "-c", "import sympy, argparse, pydantic; "
                                                   "from pydantic import BaseModel; import rich.console, rich.table; "
                                                   "sympy.Symbol('x') + 1"],
-        "peftcalc lora --d 4096 --r 8": [sys.executable, "-m", "peftcalc", "lora", "--d", "4096", "--r", "8"],
-        "peftcalc lora --model llama-2-7b --json": [sys.executable, "-m", "peftcalc", "lora", "--model",
+        "peftcalc lora --d 4096 --r 8": [script, "lora", "--d", "4096", "--r", "8"],
+        "peftcalc lora --model llama-2-7b --json": [script, "lora", "--model",
                                                     "llama-2-7b", "--json"],
+        "peftcalc memory --model llama-2-7b --method qlora": [script, "memory", "--model",
+                                                              "llama-2-7b", "--method", "qlora"],
     }
     # A pip install byte-compiles packages (sympy's .pyc files exist); an editable install under
     # PYTHONDONTWRITEBYTECODE=1 would recompile peftcalc on every run. Compile it once, like pip does.
@@ -58,9 +61,9 @@ def main() -> None:
     cpu = {name: statistics.median(s[1] for s in runs) for name, runs in samples.items()}
     base = "baseline: python -c 'import sympy'"
     print(f"median of {args.runs} interleaved runs each (python {sys.version.split()[0]})")
-    print(f"  {'command':<42} {'wall':>9} {'ratio':>6} {'cpu':>9} {'ratio':>6}")
+    print(f"  {'command':<52} {'wall':>9} {'ratio':>6} {'cpu':>9} {'ratio':>6}")
     for name in commands:
-        print(f"  {name:<42} {wall[name] * 1000:7.1f}ms {wall[name] / wall[base]:6.2f} "
+        print(f"  {name:<52} {wall[name] * 1000:7.1f}ms {wall[name] / wall[base]:6.2f} "
               f"{cpu[name] * 1000:7.1f}ms {cpu[name] / cpu[base]:6.2f}")
 
 

@@ -1,7 +1,5 @@
 """``python -m peftcalc`` → the CLI."""
 
-import sys
+from peftcalc.cli import entry_point
 
-from peftcalc.cli import main
-
-sys.exit(main())
+entry_point()

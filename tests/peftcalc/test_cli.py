@@ -121,3 +121,15 @@ def test_subprocess_entry_point_never_imports_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["trainable_params"] == 65536
+
+
+def test_console_script_exit_codes():
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("peftcalc")
+    if not script.exists():
+        pytest.skip("console script not installed in this environment")
+    ok = subprocess.run([str(script), "lora", "--d", "4096", "--r", "8", "--json"], capture_output=True, text=True)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["trainable_params"] == 65536
+    bad = subprocess.run([str(script), "lora", "--d", "4096", "--r", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
