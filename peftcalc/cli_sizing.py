@@ -61,6 +61,11 @@ def add_commands(sub: Any, *, strict_int: Any, finite_float: Any, name_list: Any
     p.add_argument("--peak-tflops", type=finite_float, default=989.0, help="GPU peak TFLOP/s (default 989, H100 bf16)")
     p.add_argument("--mfu", type=finite_float, default=0.4, help="model FLOPs utilization (default 0.4)")
     p.add_argument("--gpu-hour-price", type=finite_float, help="$ per GPU-hour")
+    p.add_argument("--tasks", type=strict_int, help="storage: N task adapters vs N full checkpoints (with --model)")
+    p.add_argument("--model", metavar="NAME", help="storage: the base model (preset)")
+    p.add_argument("--config", metavar="PATH", help="storage: the base model (config.json)")
+    p.add_argument("--method", default="lora", help="storage: the PEFT method (default lora)")
+    _add_peft_flags(p, strict_int, finite_float, name_list)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run_cost)
 
@@ -185,9 +190,11 @@ def run_cost(ns: argparse.Namespace) -> int:
         hours = gpu_hours(flops, peak_flops=ns.peak_tflops * 1e12, utilization=ns.mfu)
         out["training"] = {"flops": flops, "gpu_hours": float(hours),
                            "usd": float(hours) * ns.gpu_hour_price if ns.gpu_hour_price else None}
+    if ns.tasks is not None:
+        out["storage"] = _storage(ns)
     if not out:
         raise InputError("cost", "<nothing>", "given --input-price and --output-price (break-even), "
-                         "--overhead-words, or --train-params and --train-tokens")
+                         "--overhead-words, --train-params and --train-tokens, or --tasks with --model")
     if ns.json:
         _json(out)
     else:
@@ -195,6 +202,23 @@ def run_cost(ns: argparse.Namespace) -> int:
 
         render_cost(out, _console())
     return 0
+
+
+def _storage(ns: argparse.Namespace) -> dict[str, Any]:
+    from peftcalc.calc import params, resolve_arch
+    from peftcalc.cost import adapter_storage
+
+    if not 1 <= ns.tasks <= 10**6:
+        raise InputError("--tasks", ns.tasks, "an integer in [1, 1,000,000]")
+    if not (ns.model or ns.config):
+        raise InputError("--tasks", ns.tasks, "used with --model or --config (the base model)")
+    arch = resolve_arch(model=ns.model, config=ns.config)
+    res = params(ns.method, arch=arch, **_peft_options(ns))
+    adapter, full = res.checkpoint_bytes()["bf16"], 2 * arch.total_params
+    with_adapters, with_full = adapter_storage(tasks=ns.tasks, adapter_bytes=adapter, full_bytes=full)
+    return {"tasks": ns.tasks, "dtype": "bf16", "adapter_bytes": adapter, "full_checkpoint_bytes": full,
+            "base_plus_adapters_bytes": with_adapters, "full_checkpoints_bytes": with_full,
+            "ratio": with_full / with_adapters}
 
 
 def _parse_few_shot(text: str | None) -> tuple[int, int]:

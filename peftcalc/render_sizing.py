@@ -104,10 +104,18 @@ def render_cost(out: dict[str, Any], console: Console) -> None:
         po = out["prompt_overhead"]
         console.print(f"prompt overhead: {po['tokens_per_day']:,.0f} tokens/day (4/3 tokens per word) → "
                       f"${po['usd_per_day']:,.2f}/day, ${po['usd_per_year']:,.0f}/year")
+    if "storage" in out:
+        _render_storage(out["storage"], console)
     if "training" in out:
         tr = out["training"]
         console.print(f"training compute 6·N·D = {tr['flops']:.4g} FLOPs → {tr['gpu_hours']:,.1f} GPU-hours"
                       + (f" → ${tr['usd']:,.2f}" if tr["usd"] is not None else ""))
+
+
+def _render_storage(st: dict[str, Any], console: Console) -> None:
+    console.print(f"storage of {st['tasks']} tasks ({st['dtype']}): one base + {st['tasks']} adapters = "
+                  f"{format_bytes(st['base_plus_adapters_bytes'])} vs {st['tasks']} full checkpoints = "
+                  f"{format_bytes(st['full_checkpoints_bytes'])} ({st['ratio']:,.2f}× less)")
 
 
 def render_inference(data: dict[str, Any], console: Console) -> None:

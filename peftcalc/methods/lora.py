@@ -60,6 +60,10 @@ def count_lora(cfg: LoraConfig, arch: Arch, *, dora: bool = False) -> Count:
     formula = r * (d + k) + (d if cfg.lora_bias else 0) + (d if dora else 0)
     _, modules = tg.select(arch, cfg.targets, defaults=tg.LORA_DEFAULT_TARGETS, method="LoRA", kinds=LORA_KINDS)
     saved_copies = [m for m in arch.modules if cfg.modules_to_save and tg.matches(m.name, cfg.modules_to_save)]
+    for name in cfg.modules_to_save or []:
+        if not any(tg.matches(m.name, [name]) for m in arch.modules):
+            leaves = ", ".join(sorted({m.leaf for m in arch.modules}))
+            raise InputError("--modules-to-save", name, f"a module name in {arch.name}: {leaves}")
     modules = [m for m in modules if m not in saved_copies]  # peft never adapts a modules_to_save module
     check_rank(cfg.r, modules)
 

@@ -50,3 +50,16 @@ def test_bad_prices(bad, message):
     with pytest.raises(InputError) as info:
         make_cost_config(**{**EX_24_2, **bad})
     assert message in str(info.value)
+
+
+def test_storage_of_n_adapters(capsys):
+    import json
+
+    from peftcalc.cli import main
+
+    assert main(["cost", "--tasks", "10", "--model", "llama-2-7b", "--r", "8", "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)["storage"]
+    # LoRA r=8 q,v: 4,194,304 params × 2 B; the base in bf16: 6,738,415,616 × 2 B
+    assert st["adapter_bytes"] == 4_194_304 * 2
+    assert st["base_plus_adapters_bytes"] == 6_738_415_616 * 2 + 10 * 4_194_304 * 2
+    assert st["full_checkpoints_bytes"] == 10 * 6_738_415_616 * 2

@@ -104,3 +104,8 @@ def test_formula_is_sympy_and_latex():
     res = lora(d=4096, r=8)
     assert isinstance(res.formula, sympy.Expr)
     assert sympy.latex(res.formula) == r"r \left(d + k\right)"
+
+
+def test_modules_to_save_must_match():
+    with pytest.raises(InputError, match="`--modules-to-save` must be a module name in llama-2-7b: .*lm_head.*, got nothere"):
+        params("lora", model="llama-2-7b", modules_to_save=["nothere"])
