@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/python -m pip install -q -e .
+.venv/bin/python -m pip install -q .
 .venv/bin/peftcalc lora --d 4096 --r 8
