@@ -281,8 +281,9 @@ def zero_bytes_per_gpu(psi: int, stage: int, gpus: int) -> Fraction:
         [120.0, 31.40625, 16.640625, 1.875]
     """
     k, n = 12, Fraction(gpus)
-    forms = {0: (2 + 2 + k) * psi, 1: 4 * psi + k * psi / n, 2: 2 * psi + (2 + k) * psi / n, 3: (2 + 2 + k) * psi / n}
-    return Fraction(forms[stage])
+    forms: dict[int, Fraction] = {0: Fraction((2 + 2 + k) * psi), 1: 4 * psi + k * psi / n,
+                                  2: 2 * psi + (2 + k) * psi / n, 3: (2 + 2 + k) * psi / n}
+    return forms[stage]
 
 
 def kv_cache_bytes(arch: Arch, *, batch: int, seq: int, dtype: str = "bf16") -> int:

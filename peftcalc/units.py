@@ -23,7 +23,7 @@ _IEC = ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 def _scaled(n: int | Fraction, table: tuple[tuple[int, str], ...]) -> str:
     for size, unit in table:
-        if abs(n) >= size:
+        if abs(Fraction(n)) >= size:
             return f"{float(n) / size:,.2f} {unit}"
     return f"{float(n):,.0f} B"
 
@@ -46,7 +46,7 @@ def format_count(n: int) -> str:
 def short_count(n: int) -> str:
     """``short_count(4_194_304)`` → ``'4.19M'``."""
     for size, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
-        if abs(n) >= size:
+        if abs(Fraction(n)) >= size:
             return f"{n / size:.3g}{suffix}"
     return str(n)
 
