@@ -150,10 +150,8 @@ def _run_compare(ns: argparse.Namespace) -> int:
         return EXIT_OK
     from peftcalc.render import render_compare
 
-    for name, item in zip(REGISTRY, results, strict=True):
-        if not isinstance(item, Result):
-            item.method_title = REGISTRY[name].title  # type: ignore[attr-defined]
-    render_compare(arch.name, results, _console())
+    titled = [(REGISTRY[name].title, item) for name, item in zip(REGISTRY, results, strict=True)]
+    render_compare(arch.name, titled, _console())
     return EXIT_OK
 
 

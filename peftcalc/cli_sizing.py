@@ -245,8 +245,7 @@ def run_inference(ns: argparse.Namespace) -> int:
                            adapter_params=lora.trainable_params if lora else 0, adapter_dtype=ns.dtype)
     overhead = None
     if lora is not None:
-        adapted = [(int(row.shape.split("→")[0]), int(row.shape.split("→")[1])) for row in lora.rows
-                   for _ in range(row.modules)]
+        adapted = [(row.fan_in, row.fan_out) for row in lora.rows for _ in row.module_names]
         overhead = lora_flop_overhead(arch, adapted, int(lora.symbols["r"]))
     gpu = parse_capacity(ns.gpu) if ns.gpu else None
     data = {"model": arch.name, "total_bytes": est.total_bytes,

@@ -17,6 +17,7 @@ default — peft ≥ 0.12 up-casts adapter weights to fp32 (``autocast_adapter_d
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -129,7 +130,7 @@ def _shard(value: int, stage_needed: int, cfg: MemoryConfig) -> int:
 
 def _optimizer_bytes(cfg: MemoryConfig, tensors: list[tuple[int, ...]]) -> tuple[int, str]:
     """Optimizer state bytes over trainable tensors (given by shape)."""
-    numel = sum(_prod(shape) for shape in tensors)
+    numel = sum(math.prod(shape) for shape in tensors)
     if cfg.optimizer == "adamw":
         return 8 * numel, f"8 B × {numel:,} (two fp32 states, m and v)"
     if cfg.optimizer == "sgd":
@@ -139,20 +140,13 @@ def _optimizer_bytes(cfg: MemoryConfig, tensors: list[tuple[int, ...]]) -> tuple
     if cfg.optimizer == "adamw8bit":
         total = 0
         for shape in tensors:
-            n = _prod(shape)
+            n = math.prod(shape)
             total += 8 * n if n < _ADAM8_MIN_SIZE else 2 * n + 2 * 4 * -(-n // _ADAM8_BLOCK)
         return total, f"2 B × params + 2 fp32 absmax per {_ADAM8_BLOCK} (tensors < {_ADAM8_MIN_SIZE} keep 8 B)"
     # Adafactor (Shazeer & Stern 2018), β1 = None: a 2-D tensor keeps row and column second-moment
     # factors (n + m fp32), other tensors the full second moment.
-    total = sum(4 * (shape[0] + shape[1]) if len(shape) == 2 else 4 * _prod(shape) for shape in tensors)
+    total = sum(4 * (shape[0] + shape[1]) if len(shape) == 2 else 4 * math.prod(shape) for shape in tensors)
     return total, "Adafactor: 4 B × (rows + cols) per matrix, 4 B × n per vector"
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    out = 1
-    for dim in shape:
-        out *= dim
-    return out
 
 
 def _base_tensors(arch: Arch) -> list[tuple[int, ...]]:
@@ -221,8 +215,7 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
         if cfg.optimizer == "adafactor":
             assumptions.append("Adafactor on adapters: counted unfactored (an upper bound)")
         comps["optimizer"] = Component(_shard(opt, 1, cfg), opt_formula)
-        targeted = {row.group for row in res.rows}
-        trained_names = [m.name for m in arch.linear_modules() if _group_of(m.name) in targeted]
+        trained_names = [name for row in res.rows for name in row.module_names]
         lora_rank = int(res.symbols.get("r", 0)) if res.method in ("lora", "dora") else 0
     if cfg.paged:
         assumptions.append("paged optimizer: states live in unified memory and may be evicted to CPU RAM "
@@ -236,12 +229,6 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
         assumptions.append(f"ZeRO stage {cfg.zero} over {cfg.gpus} GPUs: per-GPU figures; activations not sharded")
     ordered = {name: comps[name] for name in COMPONENTS if name in comps}
     return MemoryEstimate(arch.name, cfg.method, ordered, trainable, base, tuple(assumptions), cfg.model_dump())
-
-
-def _group_of(name: str) -> str:
-    from peftcalc.methods.base import group_name
-
-    return group_name(name)
 
 
 def params_only_memory(psi: int, cfg: MemoryConfig) -> MemoryEstimate:

@@ -57,7 +57,7 @@ def render_params(res: Result, console: Console) -> None:
         console.print(f"[dim]• {note}[/dim]")
 
 
-def render_compare(model: str, results: list[Result | PeftcalcError], console: Console) -> None:
+def render_compare(model: str, results: list[tuple[str, Result | PeftcalcError]], console: Console) -> None:
     from rich.table import Table
 
     from peftcalc.result import Result
@@ -67,12 +67,11 @@ def render_compare(model: str, results: list[Result | PeftcalcError], console: C
                          ("checkpoint (fp16)", "right"), ("formula", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     problems = []
-    for item in results:
+    for title, item in results:
         if isinstance(item, Result):
-            table.add_row(item.title, format_count(item.trainable_params), percent(item.trainable_fraction, 4),
+            table.add_row(title, format_count(item.trainable_params), percent(item.trainable_fraction, 4),
                           format_bytes_si(item.checkpoint_bytes()["fp16"]), str(item.formula).replace("**", "^"))
         else:
-            title = getattr(item, "method_title", "?")
             table.add_row(title, "—", "—", "—", "[dim]not applicable (see below)[/dim]")
             problems.append(f"{title}: {item}")
     console.print(table)

@@ -34,6 +34,10 @@ class Row:
     params_each: int
     substitution: str = ""
     shape: str = ""
+    # for groups of real modules: their names and (in, out), so callers never parse ``shape``
+    module_names: tuple[str, ...] = ()
+    fan_in: int = 0
+    fan_out: int = 0
 
     @property
     def params(self) -> int:
@@ -112,7 +116,8 @@ def grouped_rows(
     rows = []
     for (label, fan_in, fan_out), mods in groups.items():
         each, subst = per_module(mods[0])
-        rows.append(Row(group=label, modules=len(mods), params_each=each, substitution=subst, shape=f"{fan_in}→{fan_out}"))
+        rows.append(Row(group=label, modules=len(mods), params_each=each, substitution=subst, shape=f"{fan_in}→{fan_out}",
+                        module_names=tuple(m.name for m in mods), fan_in=fan_in, fan_out=fan_out))
     return tuple(rows)
 
 
