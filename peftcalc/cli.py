@@ -248,6 +248,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from peftcalc.cli_sizing import add_commands
 
     add_commands(sub, strict_int=strict_int, finite_float=finite_float, name_list=name_list, add_arch=_add_arch_options)
+    from answers.cli import add_command as add_answer_command
+
+    add_answer_command(sub)
     p = sub.add_parser("model", help="an architecture's exact parameter count, by module")
     _add_arch_options(p, matrix=False)
     p.add_argument("--list", action="store_true", help="list the bundled presets")

@@ -1,4 +1,8 @@
-"""The one-way flow: torch only under peftcalc/verify; peftcalc never imports the grader or answers."""
+"""The one-way flow: torch only under peftcalc/verify; the library never imports the grader or answers.
+
+The command line (``peftcalc/cli.py``) is the one consumer layered on top of everything: it registers the
+``answer`` and ``grade`` commands, whose code lives in ``answers/`` and ``grader/``.
+"""
 
 from __future__ import annotations
 
@@ -25,5 +29,12 @@ def test_torch_only_in_verify():
 
 
 def test_no_upward_imports():
-    offenders = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if {"grader", "answers"} & imported_modules(p)]
+    offenders = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
+                 if p.name != "cli.py" and {"grader", "answers"} & imported_modules(p)]
+    assert offenders == []
+
+
+def test_answers_use_no_grader_and_no_torch():
+    answers = PKG.parent / "answers"
+    offenders = [p.name for p in answers.rglob("*.py") if {"grader", "torch"} & imported_modules(p)]
     assert offenders == []
