@@ -248,6 +248,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from peftcalc.cli_sizing import add_commands
 
     add_commands(sub, strict_int=strict_int, finite_float=finite_float, name_list=name_list, add_arch=_add_arch_options)
+    from peftcalc.verify.cli import add_command as add_verify_command
+
+    add_verify_command(sub, name_list=name_list, strict_int=strict_int, add_arch=_add_arch_options)
     from answers.cli import add_command as add_answer_command
 
     add_answer_command(sub)
