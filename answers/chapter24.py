@@ -27,7 +27,7 @@ def _scenario(part_id: str, question: str, choice: str, text: str, rubric: tuple
     PARTS.append(Part(part_id, question, SRC, "choice", solve))
 
 
-_24_1 = "Prompting, fine-tuning or hybrid? "
+_24_1 = "Prompting, fine-tuning or hybrid (justify)? "
 _scenario("24.1a", _24_1 + "A legal firm classifies 50 contracts/day into 5 categories; 200 labeled examples.",
           "prompting",
           "Prompting (few-shot, with examples chosen from the 200): the volume is tiny (50/day, so per-query "
@@ -65,13 +65,13 @@ _scenario("24.1d", _24_1 + "A hospital extracts medication names and dosages fro
 
 @part(PARTS, "24.1e", _24_1 + "An e-commerce platform handles 1 million queries/day with a 10-word prompt overhead.",
       SRC, "choice")
-def ex24_1e(queries_per_day: int = 1_000_000, overhead_words: int = 10,
+def ex24_1e(queries: int = 1_000_000, overhead_words: int = 10,
             input_price_per_1k: Fraction = Fraction(1, 100)) -> Answer:
-    tokens, dollars = prompt_overhead_per_day(queries_per_day=queries_per_day, overhead_words=overhead_words,
+    tokens, dollars = prompt_overhead_per_day(queries_per_day=queries, overhead_words=overhead_words,
                                               input_price_per_1k=float(input_price_per_1k))
     return Answer("", "", "choice", "fine-tuning", text=(
         f"Fine-tuning: at this volume the fixed prompt overhead is re-paid on every query — "
-        f"{queries_per_day:,} × {overhead_words} words × 4/3 tokens/word ≈ {float(tokens):,.0f} tokens/day, "
+        f"{queries:,} × {overhead_words} words × 4/3 tokens/word ≈ {float(tokens):,.0f} tokens/day, "
         f"≈ {fmt(dollars, 'USD')}/day (≈ {fmt(dollars * 365, 'USD')}/year) at 24.2's ${float(input_price_per_1k)}/1K "
         "input tokens, plus the latency of the longer input. A one-off fine-tune that bakes the instruction "
         "in pays for itself quickly."),

@@ -254,6 +254,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from answers.cli import add_command as add_answer_command
 
     add_answer_command(sub)
+    from grader.cli import add_command as add_grade_command
+
+    add_grade_command(sub)
     p = sub.add_parser("model", help="an architecture's exact parameter count, by module")
     _add_arch_options(p, matrix=False)
     p.add_argument("--list", action="store_true", help="list the bundled presets")

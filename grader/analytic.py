@@ -1,0 +1,82 @@
+"""Grading a student's analytical answers for one assignment: one result per part, plus totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from grader.assignments import Spec, spec as make_spec
+from grader.compare import PartResult, grade_part
+from grader.loader import LoadError, load_answers
+from grader.variants import inputs_for, student_numbers
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    assignment: str
+    parts: list[PartResult]
+    messages: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> Fraction:
+        return sum((p.score for p in self.parts), Fraction(0))
+
+    @property
+    def max_score(self) -> Fraction:
+        return sum((p.max_score for p in self.parts), Fraction(0))
+
+
+def _collect(answers: dict[str, Any], part_ids: set[str]) -> tuple[dict[str, Any], list[str]]:
+    """Answers by part ID; sub-IDs of a group part (24.9a.prefix) are gathered under the part."""
+    out: dict[str, Any] = {}
+    unknown: list[str] = []
+    for key, value in answers.items():
+        pid = key.strip().rstrip(":").removeprefix("Exercise ").strip()
+        if pid in part_ids:
+            out[pid] = value
+            continue
+        parent, _, leaf = pid.rpartition(".")
+        if parent in part_ids:
+            existing = out.get(parent)
+            merged = dict(existing) if isinstance(existing, dict) else {}
+            merged[leaf] = value
+            out[parent] = merged
+        else:
+            unknown.append(key)
+    return out, unknown
+
+
+def grade_answers(assignment: str, answers: dict[str, Any], *, submission: str = "", student: str | None = None,
+                  seed: str | int | None = None, spec: Spec | None = None) -> SubmissionResult:
+    """Grade a mapping of part ID → answer. With ``seed`` and ``student``, against that student's variant."""
+    import answers as key
+
+    spec = spec or make_spec(assignment)
+    parts = key.assignment(assignment)
+    given, unknown = _collect(answers, {p.id for p in parts})
+    numbers = student_numbers(assignment, student, seed) if seed is not None and student and assignment != "lesson19" \
+        else {}
+    results: list[PartResult] = []
+    for part in parts:
+        ans = part.answer(**inputs_for(part.defaults, numbers))
+        results += grade_part(ans, given.get(part.id), spec)
+    messages = [f"ignored {len(unknown)} unknown part ID(s): {', '.join(map(str, unknown[:8]))}"] if unknown else []
+    return SubmissionResult(submission, assignment, results, messages, numbers)
+
+
+def grade_file(path: Path, assignment: str, *, student: str | None = None, seed: str | int | None = None,
+               spec: Spec | None = None) -> SubmissionResult:
+    """Grade one answer file; a file that cannot be read scores 0 on every part, with the reason."""
+    try:
+        answers = load_answers(path)
+    except (LoadError, OSError) as exc:
+        blank = grade_answers(assignment, {}, submission=str(path), student=student, seed=seed, spec=spec)
+        blank.parts = [PartResult(p.id, Fraction(0), p.max_score, f"not graded: {exc}", "unreadable")
+                       for p in blank.parts]
+        blank.messages.append(f"could not read the submission: {exc}")
+        return blank
+    return grade_answers(assignment, answers, submission=str(path), student=student, seed=seed, spec=spec)
