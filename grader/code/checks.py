@@ -1,0 +1,74 @@
+"""What a code check is, and the helpers its judges share.
+
+A check = ops the harness runs on the student's module (and, when its outputs are deterministic,
+on the reference solution), plus a *judge* run in the grader's process that turns the returned plain
+data into a share of the check's points and a message that teaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+# judge(student values or None, error text or None, reference values or None) -> (share, message)
+Judge = Callable[[list[Any] | None, str | None, list[Any] | None], tuple[Fraction, str]]
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    id: str
+    exercise: str
+    title: str
+    points: Fraction
+    ops: list[dict[str, Any]]
+    judge: Judge
+    needs_reference: bool = True
+
+
+def arr(a: Any) -> dict[str, Any]:
+    a = np.asarray(a, dtype=np.float64)
+    return {"array": a.tolist(), "shape": list(a.shape)}
+
+
+def tensor(a: Any) -> dict[str, Any]:
+    a = np.asarray(a, dtype=np.float64)
+    return {"tensor": a.tolist(), "shape": list(a.shape), "dtype": "float32"}
+
+
+def value(encoded: Any) -> Any:
+    """Plain data from the harness → numpy arrays / python values (None if it is not data)."""
+    if isinstance(encoded, dict):
+        if "array" in encoded:
+            flat = [float(x) for x in encoded["array"]]
+            return np.asarray(flat, dtype=np.float64).reshape(encoded["shape"])
+        if "seq" in encoded:
+            return [value(v) for v in encoded["seq"]]
+        if "dict" in encoded:
+            return {k: value(v) for k, v in encoded["dict"].items()}
+        return None
+    return encoded
+
+
+def as_array(encoded: Any) -> np.ndarray | None:
+    v = value(encoded)
+    return v if isinstance(v, np.ndarray) else None
+
+
+def close(a: np.ndarray | None, b: np.ndarray, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    return a is not None and a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def shape_text(a: np.ndarray | None) -> str:
+    return "nothing (None or not an array)" if a is None else f"shape {tuple(a.shape)}"
+
+
+FULL = Fraction(1)
+NONE = Fraction(0)
+
+
+def failed(error: str | None) -> tuple[Fraction, str]:
+    return NONE, f"raised {error}" if error else "no result"

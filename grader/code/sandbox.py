@@ -1,0 +1,229 @@
+"""Running a submission's checks in a jail, and collecting only plain data from it.
+
+As root with util-linux ``unshare`` (these machines): new mount, network and PID namespaces
+(``--kill-child``: when the jail's init dies, everything in it dies); inside, before dropping
+privileges, the jail's ``/mnt`` is bound to a fresh folder holding only the submission, the
+harness and the plan, the interpreter and its packages are bound read-only, and tmpfs hides
+``/tmp``, ``/work``, ``/home`` and ``/srv`` (other submissions, results, the gradebook). Then
+``setpriv`` drops to uid/gid 65534 with no capabilities and ``no_new_privs``; the harness sets
+rlimits (CPU, address space, file size, open files, processes, core) and runs each check in a fork
+with its own time limit. cgroup v1 memory/pids groups are added when available. Without root the
+same harness runs as a plain child process in its own session with the same rlimits (weaker:
+no namespaces) and the report says so.
+
+Results come back on a pipe passed as a file descriptor (never stdout); stdout/stderr are captured
+to files, truncated, and shown as feedback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HARNESS = Path(__file__).with_name("harness.py")
+NOBODY = 65534
+OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr kept as feedback
+CHANNEL_LIMIT = 32 * 2**20
+DEFAULT_LIMITS = {"cpu": 60, "fsize": 2 * 2**20, "nofile": 64, "nproc": 64, "core": 0}
+HIDDEN = ("/tmp", "/work", "/home", "/srv", "/var/tmp", "/dev/shm")
+
+
+@dataclass
+class SandboxResult:
+    records: dict[str, dict[str, Any]]
+    stdout: str
+    stderr: str
+    seconds: float
+    isolation: str
+    killed: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def isolation_available() -> str:
+    """'namespace' (root + unshare + setpriv), else 'process'."""
+    if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("setpriv") and sys.platform == "linux":
+        return "namespace"
+    return "process"
+
+
+def _site_packages() -> str:
+    import numpy
+
+    return str(Path(numpy.__file__).resolve().parents[1])
+
+
+def _cgroups(tag: str, memory: int, pids: int) -> list[Path]:
+    made = []
+    for ctrl, settings in (("memory", {"memory.limit_in_bytes": memory}), ("pids", {"pids.max": pids})):
+        base = Path("/sys/fs/cgroup") / ctrl
+        if not (base / "cgroup.procs").exists() or not os.access(base, os.W_OK):
+            continue
+        group = base / f"peftcalc-{tag}"
+        try:
+            group.mkdir()
+            for name, value in settings.items():
+                (group / name).write_text(str(value))
+            made.append(group)
+        except OSError:
+            continue
+    return made
+
+
+def _join(groups: list[Path], pid: int) -> None:
+    for g in groups:
+        try:
+            (g / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            pass
+
+
+def _remove(groups: list[Path]) -> None:
+    for g in groups:
+        for _ in range(50):
+            try:
+                g.rmdir()
+                break
+            except OSError:
+                time.sleep(0.02)
+
+
+def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 * 2**30,
+             isolation: str | None = None, wall: float | None = None) -> SandboxResult:
+    """Run ``plan`` (checks on ``files['submission.py']``) in a jail; returns one record per check id."""
+    isolation = isolation or isolation_available()
+    box = Path(tempfile.mkdtemp(prefix="peftcalc-box-"))
+    out_dir = Path(tempfile.mkdtemp(prefix="peftcalc-out-"))
+    tag = uuid.uuid4().hex[:12]
+    groups: list[Path] = []
+    started = time.monotonic()
+    notes: list[str] = []
+    try:
+        os.chmod(box, 0o755)
+        work = box / "work"
+        work.mkdir()
+        for name, data in files.items():
+            (work / Path(name).name).write_bytes(data)
+        (box / "harness").mkdir()
+        shutil.copy(HARNESS, box / "harness" / "harness.py")
+        for sub in ("py", "site"):
+            (box / sub).mkdir()
+        inside = "/mnt" if isolation == "namespace" else str(box)
+        full_plan = {**plan, "module": f"{inside}/work/submission.py", "workdir": f"{inside}/work",
+                     "sys_path": [f"{inside}/site"] if isolation == "namespace" else [_site_packages()],
+                     "limits": {**DEFAULT_LIMITS, **({"as": memory} if not plan.get("preload_torch") else {}),
+                                **plan.get("limits", {})}}
+        (box / "plan.json").write_text(json.dumps(full_plan))
+        if isolation == "namespace":
+            for path in work.iterdir():
+                os.chown(path, NOBODY, NOBODY)
+            os.chown(work, NOBODY, NOBODY)
+        r, w = os.pipe()
+        stdout = open(out_dir / "stdout", "wb")
+        stderr = open(out_dir / "stderr", "wb")
+        if isolation == "namespace":
+            py_prefix = Path(sys.base_prefix).resolve()
+            py_bin = f"/mnt/py/bin/{Path(sys.executable).resolve().name}"
+            hide = " && ".join(f"mount -t tmpfs -o size=1m tmpfs {d}" for d in HIDDEN if Path(d).is_dir())
+            script = (f"mount --bind {box} /mnt && mount --bind {py_prefix} /mnt/py && "
+                      f"mount -o remount,bind,ro /mnt/py && mount --bind {_site_packages()} /mnt/site && "
+                      f"mount -o remount,bind,ro /mnt/site && {hide} && mount -t proc proc /proc && "
+                      f"cd /mnt/work && exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "
+                      f"--no-new-privs --bounding-set=-all --inh-caps=-all -- {py_bin} -I -S "
+                      f"/mnt/harness/harness.py /mnt/plan.json {w}")
+            cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private",
+                   "--", "/bin/sh", "-c", script]
+        else:
+            cmd = [sys.executable, "-I", "-S", str(box / "harness" / "harness.py"), str(box / "plan.json"), str(w)]
+            notes.append("isolation: plain child process (no root for namespaces): rlimits and a session only")
+        if isolation == "namespace":
+            groups = _cgroups(tag, memory, 256)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, pass_fds=(w,),
+                                cwd=str(work), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                                start_new_session=True,
+                                preexec_fn=(lambda: _join(groups, os.getpid())) if groups else None)
+        os.close(w)
+        n_checks = len(plan["checks"])
+        limit = wall if wall is not None else n_checks * float(plan.get("timeout", 10)) + 15
+        records, killed = _collect(r, proc, started + limit)
+        stdout.close()
+        stderr.close()
+        return SandboxResult(records, _tail(out_dir / "stdout"), _tail(out_dir / "stderr"),
+                             time.monotonic() - started, isolation, killed, notes)
+    finally:
+        _remove(groups)
+        shutil.rmtree(box, ignore_errors=True)
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _collect(fd: int, proc: subprocess.Popen[bytes], deadline: float) -> tuple[dict[str, dict[str, Any]], str]:
+    import select
+
+    buf = b""
+    total = 0
+    records: dict[str, dict[str, Any]] = {}
+    killed = ""
+    done = False
+    while not done:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            killed = "wall-clock limit of the submission exceeded"
+            break
+        ready, _, _ = select.select([fd], [], [], min(remaining, 0.1))
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > CHANNEL_LIMIT:
+            killed = "result channel flooded"
+            break
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("done"):
+                done = True
+                break
+            rid = record.get("id")
+            if isinstance(rid, str) and rid not in records:
+                records[rid] = record
+    os.close(fd)
+    _kill(proc)
+    return records, killed
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the jail (its PID namespace dies with its init) and the session, then reap."""
+    for target in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _tail(path: Path) -> str:
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        data = fh.read(OUTPUT_LIMIT)
+    text = data.decode("utf-8", "replace")
+    return text + (f"\n… ({size - OUTPUT_LIMIT:,} more bytes truncated)" if size > OUTPUT_LIMIT else "")
