@@ -153,12 +153,27 @@ def _torch_model(env: dict[str, Any], name: str, seed: int) -> None:
 
 
 def _count_modules(env: dict[str, Any], model: str, store: str) -> None:
-    import torch
-
     m = env[model]
-    env[store] = {"linear": sum(type(x) is torch.nn.Linear for x in m.modules()),
+    env[store] = {"lora_layers": sum(type(x).__name__ == "LoRALayer" for x in m.modules()),
                   "trainable": sum(p.numel() for p in m.parameters() if p.requires_grad),
                   "total": sum(p.numel() for p in m.parameters())}
+
+
+def _set_param(env: dict[str, Any], obj: str, name: str, value: Any) -> None:
+    import torch
+
+    with torch.no_grad():
+        getattr(env[obj], name).copy_(decode(value, env))
+
+
+def _perturb_lora_b(env: dict[str, Any], model: str, seed: int) -> None:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in env[model].modules():
+            if type(m).__name__ == "LoRALayer":
+                m.lora_B.copy_(torch.randn(m.lora_B.shape, generator=gen) * 0.1)
 
 
 def _call_model(env: dict[str, Any], model: str, x: str, store: str) -> None:
@@ -246,7 +261,17 @@ def _perturb_zero_arrays(env: dict[str, Any], obj: str, shape: list[int], seed: 
     env[store] = count
 
 
-HELPERS = {"seed": _seed, "set_fit": _set_fit, "zero_if_present": _zero_if_present,
+def _linear(env: dict[str, Any], name: str, fan_in: int, fan_out: int) -> None:
+    import torch
+
+    env[name] = torch.nn.Linear(fan_in, fan_out)
+
+
+def _tensor_input(env: dict[str, Any], name: str, value: Any) -> None:
+    env[name] = decode(value, env)
+
+
+HELPERS = {"seed": _seed, "linear": _linear, "tensor_input": _tensor_input, "set_param": _set_param, "perturb_lora_B": _perturb_lora_b, "set_fit": _set_fit, "zero_if_present": _zero_if_present,
            "set_array_of_shape": _set_array_of_shape, "perturb_zero_arrays": _perturb_zero_arrays, "torch_model": _torch_model, "count_modules": _count_modules, "call_model": _call_model,
            "first_weight": _first_weight}
 
