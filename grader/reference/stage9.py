@@ -54,13 +54,16 @@ class PromptTuning:
 class LoRAMultiHeadAttention:
     def __init__(self, d_model: int, n_heads: int, rank: int = 8, target_modules: List[str] = ['q', 'v']):
         self.d_model, self.n_heads, self.rank = d_model, n_heads, rank
+        self.scaling = 2.0                                   # alpha = 2·rank, as LoRALayer's default
         self.W = {name: np.random.randn(d_model, d_model) / np.sqrt(d_model) for name in "qkvo"}
-        self.lora = {name: LoRALayer(d_model, d_model, rank) for name in target_modules}
+        self.lora_A = {name: np.random.randn(rank, d_model) / np.sqrt(rank) for name in target_modules}
+        self.lora_B = {name: np.zeros((d_model, rank)) for name in target_modules}
 
     def _proj(self, name: str, x: np.ndarray) -> np.ndarray:
-        if name in self.lora:
-            return self.lora[name].forward(x, self.W[name])
-        return x @ self.W[name].T
+        y = x @ self.W[name].T
+        if name in self.lora_A:
+            y = y + self.scaling * (x @ self.lora_A[name].T @ self.lora_B[name].T)
+        return y
 
     def forward(self, x: np.ndarray, mask=None) -> np.ndarray:
         b, s, d = x.shape
@@ -76,12 +79,12 @@ class LoRAMultiHeadAttention:
         return self._proj("o", out)
 
     def merge_lora(self):
-        for name, layer in self.lora.items():
-            self.W[name] = layer.merge(self.W[name])
-        self.lora = {}
+        for name in list(self.lora_A):
+            self.W[name] = self.W[name] + self.scaling * self.lora_B[name] @ self.lora_A[name]
+        self.lora_A, self.lora_B = {}, {}
 
     def count_trainable_params(self) -> int:
-        return sum(layer.A.size + layer.B.size for layer in self.lora.values())
+        return sum(self.lora_A[n].size + self.lora_B[n].size for n in self.lora_A)
 
 
 def analyze_peft_efficiency(model_config: Dict[str, int], method: str, method_config: Dict[str, Any]) -> Dict[str, Any]:
@@ -145,9 +148,9 @@ class QLoRALayer:
         self.weight_4bit, self.scale, self.zero_point = weight_4bit, scale, zero_point
         out_features, in_features = weight_4bit.shape
         self.A = np.random.randn(rank, in_features) / np.sqrt(rank)
-        self.B = np.zeros((out_features, rank))
+        self.B = np.zeros((out_features, rank))  # LoRA on top, B = 0
         self.scaling = 1.0
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         W = dequantize_4bit(self.weight_4bit, self.scale, self.zero_point)
-        return x @ W.T + self.scaling * (x @ self.A.T @ self.B.T)
+        return x @ W.T + self.scaling * ((x @ self.A.T) @ self.B.T)
