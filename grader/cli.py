@@ -33,6 +33,11 @@ def add_command(sub: Any) -> None:
     p.add_argument("--seed", help="course seed for per-student variants (grading: each submission's name is the ID)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write Gradescope results.json ('-' for stdout)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write a CSV gradebook")
+    p.add_argument("--spec", metavar="ASSIGNMENT", help="print the student-facing conventions of the code exercises")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions in parallel (default 1)")
+    p.add_argument("--db", type=Path, metavar="FILE", help="record each result in this SQLite gradebook as it finishes")
+    p.add_argument("--regrade", action="store_true", help="grade again submissions already in --db with the same content")
+    p.add_argument("--run-seed", type=int, metavar="N", help="seed of the hidden test inputs (default: fresh per run)")
     p.add_argument("--gradescope", action="store_true",
                    help=f"read {GRADESCOPE_SUBMISSION}, write {GRADESCOPE_RESULTS} (inside an autograder image)")
     p.set_defaults(handler=run)
@@ -43,36 +48,61 @@ def run(ns: argparse.Namespace) -> int:
         return _template(ns.template)
     if ns.variant:
         return _variant(ns.variant, ns.student, ns.seed)
+    if ns.spec:
+        from grader.code.runner import spec_text
+
+        sys.stdout.write(spec_text(ns.spec))
+        return 0
     if not ns.assignment:
         raise InputError("--assignment", "(none)", "one of stage9, chapter24, lesson19")
     from grader.assignments import spec as make_spec
 
-    spec = make_spec(ns.assignment)
+    make_spec(ns.assignment)
+    if not 1 <= ns.jobs <= 64:
+        raise InputError("--jobs", ns.jobs, "between 1 and 64")
     paths = [GRADESCOPE_SUBMISSION] if ns.gradescope else ns.paths
     if not paths:
-        raise InputError("PATH", "(none)", "answer files or folders (or --gradescope)")
-    submissions = list(_submissions(paths))
+        raise InputError("PATH", "(none)", "answer files, .py files or folders (or --gradescope)")
+    if ns.gradescope:
+        from grader.batch import grade_submission
+        from grader.report import gradescope
+
+        result = grade_submission(GRADESCOPE_SUBMISSION, ns.assignment, name="submission", run_seed=ns.run_seed)
+        GRADESCOPE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        GRADESCOPE_RESULTS.write_text(json.dumps(gradescope(result), indent=2))
+        return 0
+    submissions = _submissions(paths)
     if not submissions:
-        raise InputError("PATH", " ".join(map(str, paths)), "files ending in .yaml, .yml, .json or .toml")
-    from grader.analytic import grade_file
+        raise InputError("PATH", " ".join(map(str, paths)), "files ending in .py, .yaml, .yml, .json or .toml")
+    if ns.student and len(submissions) == 1:
+        submissions = [(ns.student, submissions[0][1])]
+    from grader.batch import grade_class
     from grader.report import gradebook_csv, gradescope, gradescope_batch, render_batch, render_submission
 
-    results = []
+    db = None
+    if ns.db:
+        from grader.gradebook import Gradebook
+
+        db = Gradebook(ns.db)
     progress = _progress(len(submissions)) if len(submissions) > 1 and sys.stderr.isatty() else None
-    for name, path in submissions:
-        student = ns.student or (name if ns.seed else None)
-        results.append(grade_file(path, ns.assignment, student=student, seed=ns.seed, spec=spec))
-        results[-1].submission = name
+    skipped: list[str] = []
+
+    def done(name: str, result: Any) -> None:
+        if result is None:
+            skipped.append(name)
         if progress:
             progress.advance()
-    if progress:
-        progress.stop()
-    if ns.gradescope:
-        GRADESCOPE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        GRADESCOPE_RESULTS.write_text(json.dumps(gradescope(results[0]), indent=2))
-        return 0
+
+    try:
+        results = grade_class(submissions, ns.assignment, jobs=ns.jobs, db=db, regrade=ns.regrade, seed=ns.seed,
+                              run_seed=ns.run_seed, on_done=done)
+    finally:
+        if progress:
+            progress.stop()
+        if db is not None:
+            db.close()
     if ns.json:
-        payload = gradescope(results[0]) if len(results) == 1 else gradescope_batch(results)
+        payload = gradescope(results[0]) if len(results) == 1 and len(submissions) == 1 else gradescope_batch(results)
         _write(ns.json, json.dumps(payload, indent=2))
     if ns.csv:
         _write(ns.csv, gradebook_csv(results))
@@ -80,9 +110,11 @@ def run(ns: argparse.Namespace) -> int:
         from rich.console import Console
 
         console = Console()
-        if len(results) == 1:
+        if skipped:
+            console.print(f"skipped {len(skipped)} already graded (same content; --regrade to grade again)")
+        if len(results) == 1 and len(submissions) == 1:
             render_submission(results[0], console)
-        else:
+        elif results:
             render_batch(results, console)
     return 0
 
@@ -95,23 +127,21 @@ def _write(path: Path, text: str) -> None:
 
 
 def _submissions(paths: list[Path]) -> list[tuple[str, Path]]:
-    """(student name, answer file): a file is one student; a folder holds one file or one subfolder per student."""
+    """(student name, path): a file is one student; a folder of files/subfolders is a class, and a folder
+    holding only files of one student (no subfolders, one .py or one answer file) is that student."""
     from grader.loader import SUFFIXES
 
+    gradable = (*SUFFIXES, ".py")
     out: list[tuple[str, Path]] = []
     for path in paths:
         if path.is_file():
-            out.append((path.stem if path.parent.name in ("", ".") or len(paths) > 1 else path.stem, path))
+            out.append((path.stem, path))
         elif path.is_dir():
             for child in sorted(path.iterdir()):
-                if child.is_file() and child.suffix.lower() in SUFFIXES:
+                if child.is_file() and child.suffix.lower() in gradable:
                     out.append((child.stem, child))
-                elif child.is_dir():
-                    files = sorted(f for f in child.iterdir() if f.is_file() and f.suffix.lower() in SUFFIXES)
-                    if files:
-                        out.append((child.name, files[0]))
-            if path == GRADESCOPE_SUBMISSION and out:
-                out = out[:1]
+                elif child.is_dir() and any(p.suffix.lower() in gradable for p in child.rglob("*") if p.is_file()):
+                    out.append((child.name, child))
         else:
             raise InputError("PATH", str(path), "an existing file or folder")
     return out

@@ -70,5 +70,10 @@ FULL = Fraction(1)
 NONE = Fraction(0)
 
 
+_HARNESS_MESSAGES = ("importing", "time limit", "crashed", "not run", "the check ended")
+
+
 def failed(error: str | None) -> tuple[Fraction, str]:
-    return NONE, f"raised {error}" if error else "no result"
+    if not error:
+        return NONE, "no result"
+    return NONE, error if error.startswith(_HARNESS_MESSAGES) else f"raised {error}"

@@ -25,6 +25,8 @@ import traceback
 from typing import Any
 
 MAX_RESULT_BYTES = 8 * 2**20
+# bound before any student code runs: patching os.write or json.dumps later cannot reach these
+_write, _exit, _dumps = os.write, os._exit, json.JSONEncoder(allow_nan=False).encode
 
 
 def _np():
@@ -289,8 +291,10 @@ def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float, c
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # child: student code runs only here
-        os.close(r)
-        os.close(channel)  # results reach the grader only through the harness parent
+        # keep only stdio and this check's own result pipe: the grader's channel (and anything else the
+        # harness holds) is out of the submission's reach
+        os.closerange(3, w)
+        os.closerange(w + 1, 1 << 16)
         try:
             os.setpgid(0, 0)
         except OSError:
@@ -300,11 +304,14 @@ def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float, c
             payload = {"id": check["id"], "ok": True, "values": run_ops(module, check["ops"])}
         except BaseException as exc:  # noqa: BLE001 - anything the student does is reported
             payload = {"id": check["id"], "ok": False, "error": describe_error(exc)}
-        data = (json.dumps(payload) + "\n").encode()
         try:
-            os.write(w, data[:MAX_RESULT_BYTES])
+            data = (_dumps(payload) + "\n").encode()
+        except (TypeError, ValueError):
+            data = (_dumps({"id": check["id"], "ok": False, "error": "result could not be serialised"}) + "\n").encode()
+        try:
+            _write(w, data[:MAX_RESULT_BYTES])   # written last: the parent keeps the last record
         finally:
-            os._exit(0)
+            _exit(0)
     os.close(w)
     chunks: list[bytes] = []
     size = 0
@@ -335,8 +342,12 @@ def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float, c
     except ChildProcessError:
         pass
     os.close(r)
+    _reap()
     text = b"".join(chunks).decode("utf-8", "replace")
-    line = text.split("\n", 1)[0]
+    # the harness writes its record as the child's very last act; anything the submission wrote on the
+    # pipe before (a forged record at import time) is superseded
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    line = lines[-1] if lines else ""
     record: dict[str, Any]
     try:
         record = json.loads(line) if line else {}
@@ -353,6 +364,17 @@ def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float, c
             record = {"id": check["id"], "ok": False, "error": "the check ended without a result (exit mid-run?)"}
     record["seconds"] = round(time.monotonic() - start, 4)
     os.write(channel, (json.dumps(record) + "\n").encode())
+
+
+def _reap() -> None:
+    """As the jail's PID 1, orphans of the submission are ours: collect their exit statuses (no zombies)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def apply_limits(limits: dict[str, int]) -> None:
@@ -393,8 +415,28 @@ def main() -> None:
     os.environ.clear()
     os.environ.update({"HOME": plan.get("workdir", "/tmp"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "OMP_NUM_THREADS": "1"})
+    timeout = float(plan.get("timeout", 10))
+    budget = float(plan.get("budget", 120))
+    started = time.monotonic()
+    # import once on its own: a module that hangs, crashes or exits on import fails every check once,
+    # instead of once per check
+    probe = {"id": "__import__", "ops": []}
+    r, w = os.pipe()
+    run_check_in_fork(plan["module"], probe, timeout, w)
+    os.close(w)
+    verdict = json.loads(os.read(r, 1 << 20).decode().split("\n", 1)[0])
+    os.close(r)
     for check in plan["checks"]:
-        run_check_in_fork(plan["module"], check, float(plan.get("timeout", 10)), channel)
+        if not verdict.get("ok"):
+            record = {"id": check["id"], "ok": False, "error": f"importing the submission failed: {verdict.get('error')}"}
+            os.write(channel, (json.dumps(record) + "\n").encode())
+            continue
+        if time.monotonic() - started > budget:
+            record = {"id": check["id"], "ok": False, "error": f"not run: the submission's time budget ({budget:g} s) "
+                      "is spent"}
+            os.write(channel, (json.dumps(record) + "\n").encode())
+            continue
+        run_check_in_fork(plan["module"], check, timeout, channel)
     os.write(channel, b'{"done": true}\n')
 
 

@@ -52,7 +52,7 @@ def content_hash(source: bytes, assignment: str) -> str:
 
 
 def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
-                 isolation: str | None = None, timeout: float = 10.0) -> SubmissionResult:
+                 isolation: str | None = None, timeout: float = 10.0, budget: float = 60.0) -> SubmissionResult:
     """Run every hidden check on ``source`` in a jail and score it, one result per exercise."""
     seed = int.from_bytes(np.random.SeedSequence().generate_state(1).tobytes(), "little") if seed is None else seed
     checks = build_checks(assignment, seed)
@@ -62,9 +62,9 @@ def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: 
         messages.append(f"submission is {len(source):,} bytes; the limit is {MAX_SOURCE:,}")
         stdout = stderr = ""
     else:
-        plan = {"timeout": timeout, "preload_torch": assignment == "chapter24",
+        plan = {"timeout": timeout, "budget": budget, "preload_torch": assignment == "chapter24",
                 "checks": [{"id": c.id, "ops": c.ops} for c in checks]}
-        box = run_plan(plan, {"submission.py": source}, isolation=isolation)
+        box = run_plan(plan, {"submission.py": source}, isolation=isolation, wall=budget + 2 * timeout + 15)
         records, stdout, stderr = box.records, box.stdout, box.stderr
         messages += box.notes
         if box.killed:
@@ -81,7 +81,7 @@ def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: 
                 share, msg = Fraction(0), f"the returned data could not be judged ({type(exc).__name__})"
         else:
             share, msg = check.judge(None, str(record.get("error", "failed")), None)
-            if "time limit" in str(record.get("error", "")):
+            if str(record.get("error", "")).startswith("time limit"):
                 msg = f"{record['error']} in {check.id} ({check.title})"
         share = min(max(Fraction(share), Fraction(0)), Fraction(1))
         by_exercise.setdefault(check.exercise, []).append((check, share, msg))

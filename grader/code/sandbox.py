@@ -5,7 +5,7 @@ As root with util-linux ``unshare`` (these machines): new mount, network and PID
 privileges, the jail's ``/mnt`` is bound to a fresh folder holding only the submission, the
 harness and the plan, the interpreter and its packages are bound read-only, and tmpfs hides
 ``/tmp``, ``/work``, ``/home`` and ``/srv`` (other submissions, results, the gradebook). Then
-``setpriv`` drops to uid/gid 65534 with no capabilities and ``no_new_privs``; the harness sets
+``setpriv`` drops to a fresh unprivileged uid/gid (one per jail) with no capabilities and ``no_new_privs``; the harness sets
 rlimits (CPU, address space, file size, open files, processes, core) and runs each check in a fork
 with its own time limit. cgroup v1 memory/pids groups are added when available. Without root the
 same harness runs as a plain child process in its own session with the same rlimits (weaker:
@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 HARNESS = Path(__file__).with_name("harness.py")
-NOBODY = 65534
+# Each jail runs under its own uid (no passwd entry needed): RLIMIT_NPROC counts processes per uid, so a
+# fork spray in one submission cannot starve another graded beside it.
+UID_BASE, UID_SPAN = 200_000, 800_000
 OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr kept as feedback
 CHANNEL_LIMIT = 32 * 2**20
 DEFAULT_LIMITS = {"cpu": 60, "fsize": 2 * 2**20, "nofile": 64, "nproc": 64, "core": 0}
@@ -104,6 +106,7 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
     box = Path(tempfile.mkdtemp(prefix="peftcalc-box-"))
     out_dir = Path(tempfile.mkdtemp(prefix="peftcalc-out-"))
     tag = uuid.uuid4().hex[:12]
+    uid = UID_BASE + int(tag, 16) % UID_SPAN
     groups: list[Path] = []
     started = time.monotonic()
     notes: list[str] = []
@@ -125,8 +128,8 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
         (box / "plan.json").write_text(json.dumps(full_plan))
         if isolation == "namespace":
             for path in work.iterdir():
-                os.chown(path, NOBODY, NOBODY)
-            os.chown(work, NOBODY, NOBODY)
+                os.chown(path, uid, uid)
+            os.chown(work, uid, uid)
         r, w = os.pipe()
         stdout = open(out_dir / "stdout", "wb")
         stderr = open(out_dir / "stderr", "wb")
@@ -137,7 +140,7 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
             script = (f"mount --bind {box} /mnt && mount --bind {py_prefix} /mnt/py && "
                       f"mount -o remount,bind,ro /mnt/py && mount --bind {_site_packages()} /mnt/site && "
                       f"mount -o remount,bind,ro /mnt/site && {hide} && mount -t proc proc /proc && "
-                      f"cd /mnt/work && exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "
+                      f"cd /mnt/work && exec setpriv --reuid={uid} --regid={uid} --clear-groups "
                       f"--no-new-privs --bounding-set=-all --inh-caps=-all -- {py_bin} -I -S "
                       f"/mnt/harness/harness.py /mnt/plan.json {w}")
             cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private",
@@ -155,6 +158,8 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
         n_checks = len(plan["checks"])
         limit = wall if wall is not None else n_checks * float(plan.get("timeout", 10)) + 15
         records, killed = _collect(r, proc, started + limit)
+        if isolation == "namespace":
+            _sweep(uid)
         stdout.close()
         stderr.close()
         return SandboxResult(records, _tail(out_dir / "stdout"), _tail(out_dir / "stderr"),
@@ -219,6 +224,31 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+
+
+def _sweep(uid: int, wait: float = 5.0) -> None:
+    """Kill whatever still runs under the jail's uid and wait until its processes are gone (zombies are
+    reaped by the dying namespace)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        alive = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if fields.get("Uid", "").split()[:1] == [str(uid)]:
+                alive.append(int(entry.name))
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except OSError:
+                    pass
+        if not alive:
+            return
+        time.sleep(0.05)
 
 
 def _tail(path: Path) -> str:
