@@ -136,6 +136,8 @@ def _submissions(paths: list[Path]) -> list[tuple[str, Path]]:
     for path in paths:
         if path.is_file():
             out.append((path.stem, path))
+        elif path.is_dir() and _one_student(path):
+            out.append((path.name, path))
         elif path.is_dir():
             for child in sorted(path.iterdir()):
                 if child.is_file() and child.suffix.lower() in gradable:
@@ -145,6 +147,18 @@ def _submissions(paths: list[Path]) -> list[tuple[str, Path]]:
         else:
             raise InputError("PATH", str(path), "an existing file or folder")
     return out
+
+
+def _one_student(folder: Path) -> bool:
+    """A folder without subfolders holding at most one .py and one answer file is one student's submission."""
+    from grader.loader import SUFFIXES
+
+    entries = list(folder.iterdir())
+    if any(e.is_dir() for e in entries):
+        return False
+    py = [e for e in entries if e.suffix == ".py"]
+    answers = [e for e in entries if e.suffix.lower() in SUFFIXES]
+    return len(py) <= 1 and len(answers) <= 1 and bool(py) and bool(answers)
 
 
 def _template(assignment: str) -> int:

@@ -209,6 +209,11 @@ def _collect(fd: int, proc: subprocess.Popen[bytes], deadline: float) -> tuple[d
             if isinstance(rid, str) and rid not in records:
                 records[rid] = record
     os.close(fd)
+    if done:  # the harness exits right after "done": let unshare reap it (killing unshare orphans it)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
     _kill(proc)
     return records, killed
 

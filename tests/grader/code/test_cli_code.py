@@ -1,0 +1,55 @@
+"""`peftcalc grade` on code: one file, a class folder with a gradebook, the published specs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from peftcalc.cli import main
+
+REFERENCE = Path(__file__).resolve().parents[3] / "grader" / "reference"
+
+
+def test_one_file_gradescope_json(capsys):
+    assert main(["grade", str(REFERENCE / "stage9.py"), "--assignment", "stage9", "--json", "-", "--run-seed", "5"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["score"] == data["max_score"] == 38
+    assert [t["number"] for t in data["tests"]] == ["9.5", "9.6", "9.7", "9.8", "9.9", "9.10", "9.11", "9.12"]
+
+
+def test_class_folder_with_gradebook_and_regrade(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    (subs / "alice").mkdir(parents=True)
+    shutil.copy(REFERENCE / "stage9.py", subs / "alice" / "lora.py")
+    (subs / "bob.py").write_text("import numpy as np\n")
+    db = tmp_path / "grades.sqlite"
+    args = ["grade", str(subs), "--assignment", "stage9", "--db", str(db), "--jobs", "2", "--run-seed", "1"]
+    assert main(args) == 0
+    rows = dict(sqlite3.connect(db).execute("SELECT submission, score FROM results").fetchall())
+    assert rows == {"alice": 38.0, "bob": 0.0}
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "skipped 2 already graded" in capsys.readouterr().out
+    assert main([*args, "--regrade"]) == 0
+
+
+def test_mixed_submission_grades_code_and_answers(tmp_path, capsys):
+    sub = tmp_path / "carol"
+    sub.mkdir()
+    shutil.copy(REFERENCE / "stage9.py", sub / "code.py")
+    (sub / "answers.yaml").write_text("9.2a: 65536\n")
+    assert main(["grade", str(sub), "--assignment", "stage9", "--json", "-", "--run-seed", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    numbers = {t["number"]: t["score"] for t in data["tests"]}
+    assert numbers["9.2a"] == 2 and numbers["9.5"] == 11
+
+
+def test_specs_are_published(capsys):
+    assert main(["grade", "--spec", "stage9"]) == 0
+    text = capsys.readouterr().out
+    assert "9.5" in text and "9.12" in text and "x @ W.T" in text
+    assert main(["grade", "--spec", "chapter24"]) == 0
+    assert "ties_merge" in capsys.readouterr().out
+    assert main(["grade", "--spec", "lesson19"]) == 2
