@@ -32,7 +32,8 @@ def content_hash(path: Path, assignment: str) -> str:
 
 def grade_submission(path: Path, assignment: str, *, name: str | None = None, student: str | None = None,
                      seed: str | int | None = None, run_seed: int | None = None,
-                     isolation: str | None = None, time_limits: dict[str, float] | None = None) -> SubmissionResult:
+                     isolation: str | None = None, time_limits: dict[str, float] | None = None,
+                     jails: Any = None) -> SubmissionResult:
     """Answer files against the key; .py files in the sandbox (stage9 and chapter24 only)."""
     code, answers = submission_files(path)
     name = name or path.stem
@@ -47,8 +48,13 @@ def grade_submission(path: Path, assignment: str, *, name: str | None = None, st
         from grader.code.runner import grade_source
 
         source = b"\n\n".join(p.read_bytes() for p in code[:20])
-        res = grade_source(source, assignment, submission=name, seed=run_seed, isolation=isolation,
-                           **(time_limits or {}))
+        jail = jails.get() if jails is not None else None
+        try:
+            res = grade_source(source, assignment, submission=name, seed=run_seed, isolation=isolation, jail=jail,
+                               **(time_limits or {}))
+        finally:
+            if jail is not None:
+                jails.put(jail)
         parts += res.parts
         messages += res.messages
     elif code:
@@ -56,6 +62,21 @@ def grade_submission(path: Path, assignment: str, *, name: str | None = None, st
     if not answers and not code:
         messages.append("no .py or answer file found in the submission")
     return SubmissionResult(name, assignment, parts, messages, {})
+
+
+def _warm_jails(assignment: str, jobs: int, isolation: str | None, paths: list[Path]) -> Any:
+    """One warm jail per worker when several code submissions are graded with namespace isolation."""
+    import queue
+
+    from grader.code.sandbox import WarmJail, isolation_available
+
+    code = sum(1 for p in paths if submission_files(p)[0])
+    if assignment not in CODE_ASSIGNMENTS or code < 2 or (isolation or isolation_available()) != "namespace":
+        return None
+    pool: queue.Queue[Any] = queue.Queue()
+    for _ in range(max(1, min(jobs, code))):
+        pool.put(WarmJail(preload_torch=assignment == "chapter24"))
+    return pool
 
 
 def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: int = 1, db: Any = None,
@@ -74,18 +95,24 @@ def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: i
             continue
         todo.append((name, path, digest))
     results: list[SubmissionResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(grade_submission, path, assignment, name=name, student=name if seed else None,
-                               seed=seed, run_seed=run_seed, isolation=isolation, time_limits=time_limits):
-                   (name, digest)
-                   for name, path, digest in todo}
-        for future in as_completed(futures):
-            name, digest = futures[future]
-            result = future.result()
-            if db is not None:
-                db.record(name, assignment, digest, gradescope(result))
-            results.append(result)
-            if on_done:
-                on_done(name, result)
+    jails = _warm_jails(assignment, jobs, isolation, [p for _, p, _ in todo])
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(grade_submission, path, assignment, name=name, student=name if seed else None,
+                                   seed=seed, run_seed=run_seed, isolation=isolation, time_limits=time_limits,
+                                   jails=jails): (name, digest)
+                       for name, path, digest in todo}
+            for future in as_completed(futures):
+                name, digest = futures[future]
+                result = future.result()
+                if db is not None:
+                    db.record(name, assignment, digest, gradescope(result))
+                results.append(result)
+                if on_done:
+                    on_done(name, result)
+    finally:
+        if jails is not None:
+            while not jails.empty():
+                jails.get().close()
     order = {name: i for i, (name, _) in enumerate(submissions)}
     return sorted(results, key=lambda r: order.get(r.submission, 0))

@@ -7,6 +7,7 @@ data into a share of the check's points and a message that teaches.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -29,19 +30,30 @@ class CodeCheck:
     needs_reference: bool = True
 
 
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode()
+
+
 def arr(a: Any) -> dict[str, Any]:
+    """A numpy argument for the harness: raw float64, base64 (plain data, not pickle)."""
     a = np.asarray(a, dtype=np.float64)
-    return {"array": a.tolist(), "shape": list(a.shape)}
+    return {"b64": _b64(a), "shape": list(a.shape)}
 
 
 def tensor(a: Any) -> dict[str, Any]:
     a = np.asarray(a, dtype=np.float64)
-    return {"tensor": a.tolist(), "shape": list(a.shape), "dtype": "float32"}
+    return {"b64": _b64(a), "shape": list(a.shape), "tensor": True, "dtype": "float32"}
 
 
 def value(encoded: Any) -> Any:
     """Plain data from the harness → numpy arrays / python values (None if it is not data)."""
     if isinstance(encoded, dict):
+        if "b64" in encoded:
+            raw = base64.b64decode(str(encoded["b64"]), validate=True)
+            shape = [int(n) for n in encoded["shape"]]
+            if len(raw) != 8 * int(np.prod(shape)):
+                return None
+            return np.frombuffer(raw, dtype="<f8").reshape(shape).copy()
         if "array" in encoded:
             flat = [float(x) for x in encoded["array"]]
             return np.asarray(flat, dtype=np.float64).reshape(encoded["shape"])

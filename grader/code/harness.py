@@ -37,6 +37,15 @@ def _np():
 
 def decode(value: Any, env: dict[str, Any]) -> Any:
     if isinstance(value, dict):
+        if "b64" in value:  # raw little-endian float64, base64: ~10× cheaper than JSON lists of floats
+            import base64
+
+            arr = _np().frombuffer(base64.b64decode(value["b64"]), dtype="<f8").reshape(value["shape"]).copy()
+            if value.get("tensor"):
+                import torch
+
+                return torch.from_numpy(arr).to(getattr(torch, value.get("dtype", "float32")))
+            return arr
         if "array" in value:
             return _np().asarray(value["array"], dtype=value.get("dtype", "float64")).reshape(value["shape"])
         if "tensor" in value:
@@ -77,8 +86,9 @@ def encode(value: Any, depth: int = 0) -> Any:
         return {"unencodable": f"{type(value).__name__}: {str(exc)[:200]}"}
     if arr.size > 2**20:
         return {"unencodable": f"array of {arr.size} values is too large"}
-    flat = [x if math.isfinite(x) else str(x) for x in arr.reshape(-1).tolist()]
-    return {"array": flat, "shape": list(arr.shape)}
+    import base64
+
+    return {"b64": base64.b64encode(arr.astype("<f8").tobytes()).decode(), "shape": list(arr.shape)}
 
 
 def _is_numeric_nested(value: Any) -> bool:
@@ -93,6 +103,7 @@ def _is_numeric_nested(value: Any) -> bool:
 
 
 _COMPILED: dict[str, Any] = {}
+_JOB_OUTPUT: tuple[str, str] | None = None  # warm jails: each job's stdout/stderr files
 _FD_LIMIT = 1 << 16  # lowered to RLIMIT_NOFILE in main(): closing 65,536 descriptors per fork costs ~10 ms
 
 
@@ -297,25 +308,139 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}{where}"
 
 
-def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float, channel: int) -> None:
+def _child_setup(w: int) -> None:
+    """In a fork about to run student code: only stdio and the fork's own result pipe stay open (the
+    grader's channel is out of reach), output goes to the job's files, and the fork leads its own group."""
+    os.closerange(3, w)
+    os.closerange(w + 1, _FD_LIMIT)
+    if _JOB_OUTPUT:
+        for fd, path in zip((1, 2), _JOB_OUTPUT):
+            target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(target, fd)
+            os.close(target)
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+
+
+def _read_child(r: int, pid: int, deadline: float) -> tuple[str, bool, int | None]:
+    """Everything the fork wrote (bounded) until EOF or the deadline; then kill its group and reap it."""
+    import select
+
+    chunks: list[bytes] = []
+    size = 0
+    status = None
+
+    def take(chunk: bytes) -> None:
+        nonlocal size
+        if size < MAX_RESULT_BYTES:
+            chunks.append(chunk)
+        size += len(chunk)
+
+    # read until EOF or until the fork has exited (a grandchild it left behind may hold the pipe open)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ready, _, _ = select.select([r], [], [], min(remaining, 0.02))
+        if ready:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            take(chunk)
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            status = st
+            while select.select([r], [], [], 0)[0]:
+                chunk = os.read(r, 65536)
+                if not chunk:
+                    break
+                take(chunk)
+            break
+    timed_out = status is None and time.monotonic() >= deadline
+    for target in (-pid, pid):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if status is None:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    os.close(r)
+    _reap()
+    return b"".join(chunks).decode("utf-8", "replace"), timed_out, status
+
+
+def _flush() -> None:
+    """What the submission printed reaches the output files (os._exit skips Python's buffers)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a replaced or broken stream is the submission's business
+            pass
+
+
+def run_batch_in_fork(module_path: str, checks: list[dict[str, Any]], limit: float) -> list[dict[str, Any]] | None:
+    """Fast path: every check in one fork, which writes all records as one final line. None when the fork
+    hangs, dies or leaves no well-formed final line — the caller then runs each check in its own fork."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        _child_setup(w)
+        out: list[dict[str, Any]] = []
+        try:
+            try:
+                module = load_module(module_path)
+            except BaseException as exc:  # noqa: BLE001
+                why = f"importing the submission failed: {describe_error(exc)}"
+                out = [{"id": c["id"], "ok": False, "error": why} for c in checks]
+            else:
+                for check in checks:
+                    try:
+                        out.append({"id": check["id"], "ok": True, "values": run_ops(module, check["ops"])})
+                    except BaseException as exc:  # noqa: BLE001
+                        out.append({"id": check["id"], "ok": False, "error": describe_error(exc)})
+            data = (_dumps({"batch": out}) + "\n").encode()
+            _flush()
+        except BaseException:  # noqa: BLE001 - unserialisable results: let the careful path sort it out
+            _exit(3)
+        try:
+            _write(w, data[:MAX_RESULT_BYTES])   # the final line supersedes anything written before
+        finally:
+            _exit(0)
+    os.close(w)
+    text, timed_out, status = _read_child(r, pid, time.monotonic() + limit)
+    if timed_out or status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return None
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    try:
+        batch = json.loads(lines[-1])["batch"]
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(batch, list) or [b.get("id") if isinstance(b, dict) else None for b in batch] != \
+            [c["id"] for c in checks]:
+        return None
+    return batch
+
+
+def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Fork; the child imports the submission and runs one check; the parent enforces the time limit."""
     r, w = os.pipe()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # child: student code runs only here
-        # keep only stdio and this check's own result pipe: the grader's channel (and anything else the
-        # harness holds) is out of the submission's reach
-        os.closerange(3, w)
-        os.closerange(w + 1, _FD_LIMIT)
-        try:
-            os.setpgid(0, 0)
-        except OSError:
-            pass
+        os.close(r)
+        _child_setup(w)
         try:
             module = load_module(module_path)
             payload = {"id": check["id"], "ok": True, "values": run_ops(module, check["ops"])}
         except BaseException as exc:  # noqa: BLE001 - anything the student does is reported
             payload = {"id": check["id"], "ok": False, "error": describe_error(exc)}
+        _flush()
         try:
             data = (_dumps(payload) + "\n").encode()
         except (TypeError, ValueError):
@@ -325,37 +450,7 @@ def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float, c
         finally:
             _exit(0)
     os.close(w)
-    chunks: list[bytes] = []
-    size = 0
-    deadline = start + timeout
-    import select
-
-    status = None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        ready, _, _ = select.select([r], [], [], min(remaining, 0.05))
-        if ready:
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            if size < MAX_RESULT_BYTES:
-                chunks.append(chunk)
-            size += len(chunk)
-    timed_out = time.monotonic() >= deadline
-    for target in (-pid, pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-    os.close(r)
-    _reap()
-    text = b"".join(chunks).decode("utf-8", "replace")
+    text, timed_out, status = _read_child(r, pid, start + timeout)
     # the harness writes its record as the child's very last act; anything the submission wrote on the
     # pipe before (a forged record at import time) is superseded
     lines = [ln for ln in text.split("\n") if ln.strip()]
@@ -375,7 +470,7 @@ def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float, c
         else:
             record = {"id": check["id"], "ok": False, "error": "the check ended without a result (exit mid-run?)"}
     record["seconds"] = round(time.monotonic() - start, 4)
-    os.write(channel, (json.dumps(record) + "\n").encode())
+    return record
 
 
 def _reap() -> None:
@@ -412,12 +507,36 @@ def _not_dumpable() -> None:
         pass
 
 
-def main() -> None:
-    """``python harness.py PLAN.json CHANNEL_FD``: every check of the plan, each in its own fork."""
-    plan_path, channel = sys.argv[1], int(sys.argv[2])
+def grade_job(module_path: str, checks: list[dict[str, Any]], timeout: float, budget: float,
+              emit: Any) -> None:
+    """All checks of one submission: the one-fork fast path, else import probe + one fork per check."""
+    _COMPILED.clear()
+    try:
+        with open(module_path, "rb") as fh:
+            _COMPILED[module_path] = compile(fh.read(), module_path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, OSError):
+        pass  # the import reports it, with the line
+    started = time.monotonic()
+    batch = run_batch_in_fork(module_path, checks, timeout)
+    if batch is not None:
+        for record in batch:
+            emit(record)
+        return
+    # careful path: import once on its own (a module that hangs, crashes or exits on import fails every
+    # check once), then each check in its own fork with its own time limit
+    verdict = run_check_in_fork(module_path, {"id": "__import__", "ops": []}, timeout)
+    for check in checks:
+        if not verdict.get("ok"):
+            emit({"id": check["id"], "ok": False, "error": f"importing the submission failed: {verdict.get('error')}"})
+        elif time.monotonic() - started > budget:
+            emit({"id": check["id"], "ok": False,
+                  "error": f"not run: the submission's time budget ({budget:g} s) is spent"})
+        else:
+            emit(run_check_in_fork(module_path, check, timeout))
+
+
+def _prepare(plan: dict[str, Any]) -> None:
     _not_dumpable()
-    with open(plan_path, encoding="utf-8") as fh:
-        plan = json.load(fh)
     for path in plan.get("sys_path", []):
         sys.path.insert(0, path)
     if plan.get("preload_torch"):
@@ -431,33 +550,107 @@ def main() -> None:
     os.environ.clear()
     os.environ.update({"HOME": plan.get("workdir", "/tmp"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "OMP_NUM_THREADS": "1"})
-    timeout = float(plan.get("timeout", 10))
-    budget = float(plan.get("budget", 120))
+
+
+WIPE = ("/mnt/work", "/tmp", "/var/tmp", "/dev/shm", "/home", "/srv", "/work", "/run")
+
+
+def _wipe() -> None:
+    import shutil
+
+    for base in WIPE:
+        try:
+            entries = os.listdir(base)
+        except OSError:
+            continue
+        for name in entries:
+            path = os.path.join(base, name)
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
+
+
+def _kill_everyone_else() -> None:
+    """As the jail's PID 1: SIGKILL every other process in the namespace, and reap them all."""
     try:
-        with open(plan["module"], "rb") as fh:
-            _COMPILED[plan["module"]] = compile(fh.read(), plan["module"], "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, OSError):
-        pass  # the import probe below reports it with the line
-    started = time.monotonic()
-    # import once on its own: a module that hangs, crashes or exits on import fails every check once,
-    # instead of once per check
-    probe = {"id": "__import__", "ops": []}
-    r, w = os.pipe()
-    run_check_in_fork(plan["module"], probe, timeout, w)
-    os.close(w)
-    verdict = json.loads(os.read(r, 1 << 20).decode().split("\n", 1)[0])
-    os.close(r)
-    for check in plan["checks"]:
-        if not verdict.get("ok"):
-            record = {"id": check["id"], "ok": False, "error": f"importing the submission failed: {verdict.get('error')}"}
-            os.write(channel, (json.dumps(record) + "\n").encode())
-            continue
-        if time.monotonic() - started > budget:
-            record = {"id": check["id"], "ok": False, "error": f"not run: the submission's time budget ({budget:g} s) "
-                      "is spent"}
-            os.write(channel, (json.dumps(record) + "\n").encode())
-            continue
-        run_check_in_fork(plan["module"], check, timeout, channel)
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def _tail(path: str, limit: int = 16384) -> str:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError:
+        return ""
+    text = data[:limit].decode("utf-8", "replace")
+    return text + ("\n… (truncated)" if len(data) > limit else "")
+
+
+def serve(plan_path: str, control: int, channel: int) -> None:
+    """Warm jail: numpy (and torch) imported once; each request is one submission, graded in forks; between
+    submissions every process of the jail is killed and every writable folder emptied."""
+    import base64
+
+    global _JOB_OUTPUT
+    with open(plan_path, encoding="utf-8") as fh:
+        _prepare(json.load(fh))
+    reader = os.fdopen(control, "rb", buffering=0)
+    buf = b""
+    while True:
+        chunk = reader.read(1 << 20)
+        if not chunk:
+            return
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            job = json.loads(line)
+            _wipe()
+            token = job["job"]
+            workdir = f"/mnt/work/job-{token}"
+            os.mkdir(workdir, 0o700)
+            module_path = f"{workdir}/submission.py"
+            with open(module_path, "wb") as fh:
+                fh.write(base64.b64decode(job["source"]))
+            _JOB_OUTPUT = (f"{workdir}/.stdout", f"{workdir}/.stderr")
+            os.chdir(workdir)
+
+            def emit(record: dict[str, Any], token: str = token) -> None:
+                os.write(channel, (json.dumps({**record, "job": token}) + "\n").encode())
+
+            grade_job(module_path, job["checks"], float(job["timeout"]), float(job["budget"]), emit)
+            _kill_everyone_else()
+            done = {"job": token, "done": True, "stdout": _tail(_JOB_OUTPUT[0]), "stderr": _tail(_JOB_OUTPUT[1])}
+            os.chdir("/")
+            _wipe()
+            os.write(channel, (json.dumps(done) + "\n").encode())
+
+
+def main() -> None:
+    """``python harness.py PLAN.json CHANNEL_FD`` (one submission) or ``--serve PLAN.json CONTROL_FD CHANNEL_FD``."""
+    if sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
+    plan_path, channel = sys.argv[1], int(sys.argv[2])
+    with open(plan_path, encoding="utf-8") as fh:
+        plan = json.load(fh)
+    _prepare(plan)
+
+    def emit(record: dict[str, Any]) -> None:
+        os.write(channel, (json.dumps(record) + "\n").encode())
+
+    grade_job(plan["module"], plan["checks"], float(plan.get("timeout", 10)), float(plan.get("budget", 120)), emit)
     os.write(channel, b'{"done": true}\n')
 
 

@@ -52,8 +52,10 @@ def content_hash(source: bytes, assignment: str) -> str:
 
 
 def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
-                 isolation: str | None = None, timeout: float = 10.0, budget: float = 60.0) -> SubmissionResult:
-    """Run every hidden check on ``source`` in a jail and score it, one result per exercise."""
+                 isolation: str | None = None, timeout: float = 10.0, budget: float = 60.0,
+                 jail: Any = None) -> SubmissionResult:
+    """Run every hidden check on ``source`` in a jail and score it, one result per exercise. ``jail``: a
+    :class:`~grader.code.sandbox.WarmJail` to reuse (batch grading); otherwise a fresh jail."""
     seed = int.from_bytes(np.random.SeedSequence().generate_state(1).tobytes(), "little") if seed is None else seed
     checks = build_checks(assignment, seed)
     messages: list[str] = []
@@ -64,7 +66,8 @@ def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: 
     else:
         plan = {"timeout": timeout, "budget": budget, "preload_torch": assignment == "chapter24",
                 "checks": [{"id": c.id, "ops": c.ops} for c in checks]}
-        box = run_plan(plan, {"submission.py": source}, isolation=isolation, wall=budget + 2 * timeout + 15)
+        box = jail.run(plan, source) if jail is not None else \
+            run_plan(plan, {"submission.py": source}, isolation=isolation, wall=budget + 2 * timeout + 15)
         records, stdout, stderr = box.records, box.stdout, box.stderr
         messages += box.notes
         if box.killed:

@@ -37,7 +37,7 @@ UID_BASE, UID_SPAN = 200_000, 800_000
 OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr kept as feedback
 CHANNEL_LIMIT = 32 * 2**20
 DEFAULT_LIMITS = {"cpu": 60, "fsize": 2 * 2**20, "nofile": 64, "nproc": 64, "core": 0}
-HIDDEN = ("/tmp", "/work", "/home", "/srv", "/var/tmp", "/dev/shm")
+HIDDEN = ("/tmp", "/work", "/home", "/srv", "/var/tmp", "/dev/shm", "/run")
 
 
 @dataclass
@@ -56,6 +56,13 @@ def isolation_available() -> str:
     if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("setpriv") and sys.platform == "linux":
         return "namespace"
     return "process"
+
+
+WORK_SIZE = "64m"  # the submission's folder is a tmpfs of this size: a file bomb fills RAM-backed 64 MB, not a disk
+
+
+def _work_tmpfs(uid: int) -> str:
+    return f"mount -t tmpfs -o size={WORK_SIZE},mode=0700,uid={uid},gid={uid} tmpfs /mnt/work"
 
 
 def _site_packages() -> str:
@@ -114,8 +121,10 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
         os.chmod(box, 0o755)
         work = box / "work"
         work.mkdir()
+        src = box / "src" if isolation == "namespace" else work
+        src.mkdir(exist_ok=True)
         for name, data in files.items():
-            (work / Path(name).name).write_bytes(data)
+            (src / Path(name).name).write_bytes(data)
         (box / "harness").mkdir()
         shutil.copy(HARNESS, box / "harness" / "harness.py")
         for sub in ("py", "site"):
@@ -126,10 +135,6 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
                      "limits": {**DEFAULT_LIMITS, **({"as": memory} if not plan.get("preload_torch") else {}),
                                 **plan.get("limits", {})}}
         (box / "plan.json").write_text(json.dumps(full_plan))
-        if isolation == "namespace":
-            for path in work.iterdir():
-                os.chown(path, uid, uid)
-            os.chown(work, uid, uid)
         r, w = os.pipe()
         stdout = open(out_dir / "stdout", "wb")
         stderr = open(out_dir / "stderr", "wb")
@@ -140,6 +145,7 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
             script = (f"mount --bind {box} /mnt && mount --bind {py_prefix} /mnt/py && "
                       f"mount -o remount,bind,ro /mnt/py && mount --bind {_site_packages()} /mnt/site && "
                       f"mount -o remount,bind,ro /mnt/site && {hide} && mount -t proc proc /proc && "
+                      f"{_work_tmpfs(uid)} && cp /mnt/src/* /mnt/work/ && chown -R {uid}:{uid} /mnt/work && "
                       f"cd /mnt/work && exec setpriv --reuid={uid} --regid={uid} --clear-groups "
                       f"--no-new-privs --bounding-set=-all --inh-caps=-all -- {py_bin} -I -S "
                       f"/mnt/harness/harness.py /mnt/plan.json {w}")
@@ -262,3 +268,128 @@ def _tail(path: Path) -> str:
         data = fh.read(OUTPUT_LIMIT)
     text = data.decode("utf-8", "replace")
     return text + (f"\n… ({size - OUTPUT_LIMIT:,} more bytes truncated)" if size > OUTPUT_LIMIT else "")
+
+
+class WarmJail:
+    """A jail started once and reused: numpy (and torch) are imported once, each submission is graded in
+    forks of the jail's init, and between submissions the init kills every other process of the jail and
+    empties every writable folder. One per worker thread; never shared by two submissions at a time.
+    Namespace isolation only (as root)."""
+
+    def __init__(self, *, preload_torch: bool = False, memory: int = 2 * 2**30) -> None:
+        self.tag = uuid.uuid4().hex[:12]
+        self.uid = UID_BASE + int(self.tag, 16) % UID_SPAN
+        self.box = Path(tempfile.mkdtemp(prefix="peftcalc-box-"))
+        self.out_dir = Path(tempfile.mkdtemp(prefix="peftcalc-out-"))
+        self.groups: list[Path] = []
+        self.preload_torch = preload_torch
+        self.memory = memory
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._start()
+
+    def _start(self) -> None:
+        box = self.box
+        os.chmod(box, 0o755)
+        work = box / "work"
+        work.mkdir(exist_ok=True)
+        os.chown(work, self.uid, self.uid)
+        (box / "harness").mkdir(exist_ok=True)
+        shutil.copy(HARNESS, box / "harness" / "harness.py")
+        for sub in ("py", "site"):
+            (box / sub).mkdir(exist_ok=True)
+        plan = {"workdir": "/mnt/work", "sys_path": ["/mnt/site"], "preload_torch": self.preload_torch,
+                "limits": {**DEFAULT_LIMITS, **({"as": self.memory} if not self.preload_torch else {})}}
+        (box / "plan.json").write_text(json.dumps(plan))
+        ctl_r, self.ctl_w = os.pipe()
+        self.ch_r, ch_w = os.pipe()
+        py_prefix = Path(sys.base_prefix).resolve()
+        py_bin = f"/mnt/py/bin/{Path(sys.executable).resolve().name}"
+        hide = " && ".join(f"mount -t tmpfs -o size=16m tmpfs {d}" for d in HIDDEN if Path(d).is_dir())
+        script = (f"mount --bind {box} /mnt && mount --bind {py_prefix} /mnt/py && "
+                  f"mount -o remount,bind,ro /mnt/py && mount --bind {_site_packages()} /mnt/site && "
+                  f"mount -o remount,bind,ro /mnt/site && {hide} && mount -t proc proc /proc && "
+                  f"{_work_tmpfs(self.uid)} && cd /mnt/work && exec setpriv --reuid={self.uid} --regid={self.uid} --clear-groups "
+                  f"--no-new-privs --bounding-set=-all --inh-caps=-all -- {py_bin} -I -S "
+                  f"/mnt/harness/harness.py --serve /mnt/plan.json {ctl_r} {ch_w}")
+        self.groups = _cgroups(self.tag, self.memory, 256)
+        self.stdout = open(self.out_dir / "stdout", "ab")
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private", "--",
+             "/bin/sh", "-c", script], stdin=subprocess.DEVNULL, stdout=self.stdout, stderr=self.stdout,
+            pass_fds=(ctl_r, ch_w), cwd=str(work), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            start_new_session=True, preexec_fn=(lambda: _join(self.groups, os.getpid())) if self.groups else None)
+        os.close(ctl_r)
+        os.close(ch_w)
+        self.buf = b""
+
+    def run(self, plan: dict[str, Any], source: bytes) -> SandboxResult:
+        """Grade one submission in the warm jail; restarts the jail if it broke."""
+        import base64
+
+        started = time.monotonic()
+        token = uuid.uuid4().hex
+        request = {"job": token, "source": base64.b64encode(source).decode(), "checks": plan["checks"],
+                   "timeout": plan.get("timeout", 10), "budget": plan.get("budget", 60)}
+        deadline = started + float(plan.get("budget", 60)) + 2 * float(plan.get("timeout", 10)) + 15
+        records: dict[str, dict[str, Any]] = {}
+        killed, out, err = "", "", ""
+        try:
+            os.write(self.ctl_w, (json.dumps(request) + "\n").encode())
+        except OSError:
+            killed = "the jail was not running"
+            deadline = started
+        finished = False
+        import select
+
+        while not finished and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.ch_r], [], [], 0.1)
+            if not ready:
+                if self.proc is not None and self.proc.poll() is not None:
+                    killed = "the jail ended unexpectedly"
+                    break
+                continue
+            chunk = os.read(self.ch_r, 1 << 16)
+            if not chunk:
+                killed = "the jail ended unexpectedly"
+                break
+            self.buf += chunk
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if record.get("job") != token:
+                    continue
+                if record.get("done"):
+                    out, err = str(record.get("stdout", "")), str(record.get("stderr", ""))
+                    finished = True
+                    break
+                rid = record.get("id")
+                if isinstance(rid, str) and rid not in records:
+                    records[rid] = record
+        if not finished:
+            killed = killed or "wall-clock limit of the submission exceeded"
+            self.restart()
+        return SandboxResult(records, out, err, time.monotonic() - started, "namespace (warm)", killed)
+
+    def restart(self) -> None:
+        self.close(keep_box=True)
+        self._start()
+
+    def close(self, keep_box: bool = False) -> None:
+        if self.proc is not None:
+            for fd in (self.ctl_w, self.ch_r):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            _kill(self.proc)
+            _sweep(self.uid)
+            self.stdout.close()
+            self.proc = None
+        _remove(self.groups)
+        self.groups = []
+        if not keep_box:
+            shutil.rmtree(self.box, ignore_errors=True)
+            shutil.rmtree(self.out_dir, ignore_errors=True)

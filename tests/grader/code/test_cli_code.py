@@ -53,3 +53,40 @@ def test_specs_are_published(capsys):
     assert main(["grade", "--spec", "chapter24"]) == 0
     assert "ties_merge" in capsys.readouterr().out
     assert main(["grade", "--spec", "lesson19"]) == 2
+
+
+def test_gradebook_survives_a_kill_mid_batch(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for i in range(6):
+        shutil.copy(REFERENCE / "stage9.py", subs / f"s{i}.py")
+    db = tmp_path / "grades.sqlite"
+    cmd = [sys.executable, "-m", "peftcalc", "grade", str(subs), "--assignment", "stage9", "--db", str(db),
+           "--run-seed", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    rows = 0
+    while time.monotonic() < deadline and rows < 2:
+        time.sleep(0.1)
+        if db.exists():
+            try:
+                rows = sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            except sqlite3.OperationalError:
+                rows = 0
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    recorded = con.execute("SELECT submission, score, result_json FROM results").fetchall()
+    assert 2 <= len(recorded) < 6
+    assert all(score == 38 and json.loads(blob)["score"] == 38 for _, score, blob in recorded)
+    con.close()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and f"skipped {len(recorded)} already graded" in done.stdout
+    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM results").fetchone()[0] == 6
