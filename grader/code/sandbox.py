@@ -58,6 +58,20 @@ def isolation_available() -> str:
     return "process"
 
 
+def jail_command(box: Path, uid: int, harness_args: str, setup: str = "") -> list[str]:
+    """unshare + mounts + setpriv: the jail's command line (see the module docstring)."""
+    py_bin = f"/mnt/py/bin/{Path(sys.executable).resolve().name}"
+    hide = " && ".join(f"mount -t tmpfs -o size=16m tmpfs {d}" for d in HIDDEN if Path(d).is_dir())
+    script = (f"mount --bind {box} /mnt && mount --bind {Path(sys.base_prefix).resolve()} /mnt/py && "
+              f"mount -o remount,bind,ro /mnt/py && mount --bind {_site_packages()} /mnt/site && "
+              f"mount -o remount,bind,ro /mnt/site && {hide} && mount -t proc proc /proc && {_work_tmpfs(uid)} && "
+              f"{setup + ' && ' if setup else ''}cd /mnt/work && exec setpriv --reuid={uid} --regid={uid} "
+              f"--clear-groups --no-new-privs --bounding-set=-all --inh-caps=-all -- {py_bin} -I -S "
+              f"/mnt/harness/harness.py {harness_args}")
+    return ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private", "--",
+            "/bin/sh", "-c", script]
+
+
 WORK_SIZE = "64m"  # the submission's folder is a tmpfs of this size: a file bomb fills RAM-backed 64 MB, not a disk
 
 
@@ -139,18 +153,8 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
         stdout = open(out_dir / "stdout", "wb")
         stderr = open(out_dir / "stderr", "wb")
         if isolation == "namespace":
-            py_prefix = Path(sys.base_prefix).resolve()
-            py_bin = f"/mnt/py/bin/{Path(sys.executable).resolve().name}"
-            hide = " && ".join(f"mount -t tmpfs -o size=1m tmpfs {d}" for d in HIDDEN if Path(d).is_dir())
-            script = (f"mount --bind {box} /mnt && mount --bind {py_prefix} /mnt/py && "
-                      f"mount -o remount,bind,ro /mnt/py && mount --bind {_site_packages()} /mnt/site && "
-                      f"mount -o remount,bind,ro /mnt/site && {hide} && mount -t proc proc /proc && "
-                      f"{_work_tmpfs(uid)} && cp /mnt/src/* /mnt/work/ && chown -R {uid}:{uid} /mnt/work && "
-                      f"cd /mnt/work && exec setpriv --reuid={uid} --regid={uid} --clear-groups "
-                      f"--no-new-privs --bounding-set=-all --inh-caps=-all -- {py_bin} -I -S "
-                      f"/mnt/harness/harness.py /mnt/plan.json {w}")
-            cmd = ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private",
-                   "--", "/bin/sh", "-c", script]
+            cmd = jail_command(box, uid, f"/mnt/plan.json {w}",
+                               setup=f"cp /mnt/src/* /mnt/work/ && chown -R {uid}:{uid} /mnt/work")
         else:
             cmd = [sys.executable, "-I", "-S", str(box / "harness" / "harness.py"), str(box / "plan.json"), str(w)]
             notes.append("isolation: plain child process (no root for namespaces): rlimits and a session only")
@@ -302,20 +306,10 @@ class WarmJail:
         (box / "plan.json").write_text(json.dumps(plan))
         ctl_r, self.ctl_w = os.pipe()
         self.ch_r, ch_w = os.pipe()
-        py_prefix = Path(sys.base_prefix).resolve()
-        py_bin = f"/mnt/py/bin/{Path(sys.executable).resolve().name}"
-        hide = " && ".join(f"mount -t tmpfs -o size=16m tmpfs {d}" for d in HIDDEN if Path(d).is_dir())
-        script = (f"mount --bind {box} /mnt && mount --bind {py_prefix} /mnt/py && "
-                  f"mount -o remount,bind,ro /mnt/py && mount --bind {_site_packages()} /mnt/site && "
-                  f"mount -o remount,bind,ro /mnt/site && {hide} && mount -t proc proc /proc && "
-                  f"{_work_tmpfs(self.uid)} && cd /mnt/work && exec setpriv --reuid={self.uid} --regid={self.uid} --clear-groups "
-                  f"--no-new-privs --bounding-set=-all --inh-caps=-all -- {py_bin} -I -S "
-                  f"/mnt/harness/harness.py --serve /mnt/plan.json {ctl_r} {ch_w}")
         self.groups = _cgroups(self.tag, self.memory, 256)
         self.stdout = open(self.out_dir / "stdout", "ab")
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private", "--",
-             "/bin/sh", "-c", script], stdin=subprocess.DEVNULL, stdout=self.stdout, stderr=self.stdout,
+            jail_command(box, self.uid, f"--serve /mnt/plan.json {ctl_r} {ch_w}"), stdin=subprocess.DEVNULL, stdout=self.stdout, stderr=self.stdout,
             pass_fds=(ctl_r, ch_w), cwd=str(work), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
             start_new_session=True, preexec_fn=(lambda: _join(self.groups, os.getpid())) if self.groups else None)
         os.close(ctl_r)
