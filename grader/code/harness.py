@@ -615,6 +615,7 @@ def serve(plan_path: str, control: int, channel: int) -> None:
         buf += chunk
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
+            t0 = time.monotonic()
             job = json.loads(line)
             _wipe()
             token = job["job"]
@@ -629,11 +630,15 @@ def serve(plan_path: str, control: int, channel: int) -> None:
             def emit(record: dict[str, Any], token: str = token) -> None:
                 os.write(channel, (json.dumps({**record, "job": token}) + "\n").encode())
 
+            t1 = time.monotonic()
             grade_job(module_path, job["checks"], float(job["timeout"]), float(job["budget"]), emit)
+            t2 = time.monotonic()
             _kill_everyone_else()
             done = {"job": token, "done": True, "stdout": _tail(_JOB_OUTPUT[0]), "stderr": _tail(_JOB_OUTPUT[1])}
             os.chdir("/")
             _wipe()
+            done["seconds"] = {"setup": round(t1 - t0, 4), "checks": round(t2 - t1, 4),
+                               "cleanup": round(time.monotonic() - t2, 4)}
             os.write(channel, (json.dumps(done) + "\n").encode())
 
 

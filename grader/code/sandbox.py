@@ -289,6 +289,7 @@ class WarmJail:
         self.preload_torch = preload_torch
         self.memory = memory
         self.proc: subprocess.Popen[bytes] | None = None
+        self.last_timing: dict[str, float] | None = None  # the jail's own setup/checks/cleanup seconds
         self._start()
 
     def _start(self) -> None:
@@ -357,6 +358,7 @@ class WarmJail:
                     continue
                 if record.get("done"):
                     out, err = str(record.get("stdout", "")), str(record.get("stderr", ""))
+                    self.last_timing = record.get("seconds")
                     finished = True
                     break
                 rid = record.get("id")
@@ -373,11 +375,15 @@ class WarmJail:
 
     def close(self, keep_box: bool = False) -> None:
         if self.proc is not None:
-            for fd in (self.ctl_w, self.ch_r):
+            for fd in (self.ctl_w, self.ch_r):  # EOF on its control pipe: the jail's init returns and exits
                 try:
                     os.close(fd)
                 except OSError:
                     pass
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                pass
             _kill(self.proc)
             _sweep(self.uid)
             self.stdout.close()
