@@ -32,6 +32,7 @@ def torch_missing() -> str | None:
 
 def run(groups: Iterable[str] = GROUP_NAMES, *, arch: Arch | None = None, method: str | None = None,
         options: Mapping[str, Any] | None = None, peft_configs: Iterable[tuple[str, Mapping[str, Any]]] = (),
+        batch: int | None = None, seq: int | None = None,
         on_group: Callable[[str], None] | None = None) -> list[Check]:
     """Run the named check groups; with ``arch`` (and ``method``), counts and memory are checked on that
     architecture's exact shapes; ``peft_configs`` adds the cross-check with transformers + peft."""
@@ -40,19 +41,25 @@ def run(groups: Iterable[str] = GROUP_NAMES, *, arch: Arch | None = None, method
 
     out: list[Check] = []
     opts = dict(options or {})
+    # QLoRA adds the same adapters as LoRA; its 4-bit base is what the quantization group checks
+    count_method = "lora" if method == "qlora" else method
     for group in groups:
         if on_group:
             on_group(group)
         if group == "counts":
             if arch is not None:
-                cases = ((method, opts),) if method else checks.COUNT_CASES
+                cases = ((count_method, opts),) if count_method else checks.COUNT_CASES
                 out += checks.check_counts(arch, cases)
             else:
                 out += checks.check_counts(checks.tiny_llama_arch())
                 for name in DEFAULT_PRESETS:
                     out += checks.check_counts(load_preset(name))
         elif group == "memory" and arch is not None:
-            out += checks.check_memory_accounting(arch, method, opts)
+            out += checks.check_memory_accounting(arch, count_method, opts)
+        elif group == "activations" and (batch or seq):
+            out += checks.check_activations(batch=batch or 2, seq=seq or 64)
+        elif group == "cuda" and (batch or seq):
+            out += checks.check_cuda_memory(batch=batch or 4, seq=seq or 512)
         else:
             out += checks.GROUPS[group]()
     configs = list(peft_configs)

@@ -422,14 +422,14 @@ def check_activations(batch: int = 2, seq: int = 64) -> Iterator[Check]:
 # ---- CUDA -------------------------------------------------------------------------------------------------------
 
 
-def check_cuda_memory() -> Iterator[Check]:
+def check_cuda_memory(batch: int = 4, seq: int = 512) -> Iterator[Check]:
     """Peak ``max_memory_allocated`` of one real training step vs the memory model (CUDA only)."""
     if not torch.cuda.is_available():
         yield Check("cuda", "peak memory of a training step vs model", "skip", "no CUDA device: CPU-only run")
         return
     from peftcalc.verify.cuda import cuda_memory_checks
 
-    yield from cuda_memory_checks()
+    yield from cuda_memory_checks(batch=batch, seq=seq)
 
 
 GROUPS: dict[str, Callable[[], Iterator[Check]]] = {

@@ -23,12 +23,16 @@ def add_command(sub: Any, *, name_list: Any, strict_int: Any, add_arch: Any) -> 
                               "  peftcalc verify --memory --json",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arch(p, matrix=False)
-    p.add_argument("--method", choices=["lora", "dora", "ia3", "adapter", "prefix_tuning", "prompt_tuning"],
+    p.add_argument("--method", choices=["lora", "qlora", "dora", "ia3", "adapter", "prefix_tuning", "prompt_tuning"],
                    help="with --model/--config: check this method's count (and memory) on that model")
     p.add_argument("--r", type=strict_int, help="LoRA/DoRA rank")
     p.add_argument("--targets", type=name_list, help="module names, or all-linear")
     p.add_argument("--tokens", type=strict_int, help="virtual tokens (prefix/prompt tuning)")
     p.add_argument("--bottleneck", type=strict_int, help="adapter bottleneck")
+    p.add_argument("--batch", type=strict_int, default=None, help="sequences per step for the activation and CUDA "
+                   "memory checks (default 2 on CPU, 4 on CUDA)")
+    p.add_argument("--seq", type=strict_int, default=None, help="tokens per sequence for those checks (default 64 "
+                   "on CPU, 512 on CUDA)")
     p.add_argument("--only", type=name_list, metavar="GROUP,…", help="run only these groups: " + ", ".join(GROUP_NAMES))
     p.add_argument("--memory", action="store_true", help="only the memory groups: memory, activations, cuda")
     p.add_argument("--against-peft", action="store_true",
@@ -67,7 +71,12 @@ def run(ns: argparse.Namespace) -> int:
     from peftcalc.verify import run as run_checks
 
     progress = None if ns.json or not sys.stderr.isatty() else _progress()
+    for name in ("batch", "seq"):
+        value = getattr(ns, name)
+        if value is not None and not 1 <= value <= 65536:
+            raise InputError(f"--{name}", value, "between 1 and 65,536")
     checks = run_checks(groups, arch=arch, method=ns.method, options=options, peft_configs=configs,
+                        batch=ns.batch, seq=ns.seq,
                         on_group=(lambda g: progress.update(f"checking {g}…")) if progress else None)
     if progress:
         progress.stop()

@@ -128,3 +128,14 @@ def test_cli_verify_named_model(capsys):
     assert main(["verify", "--model", "llama-3-8b", "--method", "dora", "--r", "4", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [c["group"] for c in data["checks"]] == ["counts", "memory", "memory"]
+
+
+def test_cli_memory_example_from_the_issue(capsys):
+    # `peftcalc verify --memory --model gpt2 --method qlora --batch 4 --seq 512` (smaller numbers here)
+    assert main(["verify", "--memory", "--model", "gpt2", "--method", "qlora", "--batch", "2", "--seq", "32",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    groups = [c["group"] for c in data["checks"]]
+    assert groups == ["memory", "activations", "activations", "cuda"]
+    assert "b=2, s=32" in data["checks"][1]["name"]
+    assert main(["verify", "--memory", "--batch", "0"]) == 2
