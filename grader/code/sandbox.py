@@ -91,7 +91,7 @@ def _cgroups(tag: str, memory: int, pids: int) -> list[Path]:
         base = Path("/sys/fs/cgroup") / ctrl
         if not (base / "cgroup.procs").exists() or not os.access(base, os.W_OK):
             continue
-        group = base / f"peftcalc-{tag}"
+        group = base / f"peftcalc-{os.getpid()}-{tag}"
         try:
             group.mkdir()
             for name, value in settings.items():
@@ -120,12 +120,31 @@ def _remove(groups: list[Path]) -> None:
                 time.sleep(0.02)
 
 
+def _box(kind: str) -> Path:
+    """A fresh temp folder named after this grader's pid, after removing those of graders that died
+    (a grader killed mid-batch cannot run its own clean-up)."""
+    tmp = Path(tempfile.gettempdir())
+    for stale in list(tmp.glob("peftcalc-box-*")) + list(tmp.glob("peftcalc-out-*")):
+        parts = stale.name.split("-")
+        if len(parts) >= 4 and parts[2].isdigit() and not Path(f"/proc/{parts[2]}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    for ctrl in ("memory", "pids"):
+        for group in Path("/sys/fs/cgroup", ctrl).glob("peftcalc-*"):
+            pid = group.name.split("-")[1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                try:
+                    group.rmdir()
+                except OSError:
+                    pass
+    return Path(tempfile.mkdtemp(prefix=f"peftcalc-{kind}-{os.getpid()}-"))
+
+
 def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 * 2**30,
              isolation: str | None = None, wall: float | None = None) -> SandboxResult:
     """Run ``plan`` (checks on ``files['submission.py']``) in a jail; returns one record per check id."""
     isolation = isolation or isolation_available()
-    box = Path(tempfile.mkdtemp(prefix="peftcalc-box-"))
-    out_dir = Path(tempfile.mkdtemp(prefix="peftcalc-out-"))
+    box = _box("box")
+    out_dir = _box("out")
     tag = uuid.uuid4().hex[:12]
     uid = UID_BASE + int(tag, 16) % UID_SPAN
     groups: list[Path] = []
@@ -283,8 +302,8 @@ class WarmJail:
     def __init__(self, *, preload_torch: bool = False, memory: int = 2 * 2**30) -> None:
         self.tag = uuid.uuid4().hex[:12]
         self.uid = UID_BASE + int(self.tag, 16) % UID_SPAN
-        self.box = Path(tempfile.mkdtemp(prefix="peftcalc-box-"))
-        self.out_dir = Path(tempfile.mkdtemp(prefix="peftcalc-out-"))
+        self.box = _box("box")
+        self.out_dir = _box("out")
         self.groups: list[Path] = []
         self.preload_torch = preload_torch
         self.memory = memory
