@@ -6,7 +6,7 @@ import math
 from fractions import Fraction
 
 from answers.format import fmt
-from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, part, pct
+from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, concept, part, pct
 from peftcalc.arch.presets import load_preset
 from peftcalc.calc import params
 from peftcalc.cost import break_even, make_cost_config, prompt_overhead_per_day
@@ -353,9 +353,7 @@ def ex24_4d(d: int = 4096, r: int = 16, layers: int = 32, matrices: int = 4,
                f"{thirteen.trainable_params - total:,} more than the figure asked for.",))
 
 
-@part(PARTS, "24.5a", "Why is B initialized to zero and A random Gaussian? What if both were random?", SRC, "conceptual")
-def ex24_5a() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.5a", "Why is B initialized to zero and A random Gaussian? What if both were random?", SRC, text=(
         "B = 0 makes ΔW = BA = 0 at the start, so the adapted model is exactly the pre-trained one and training "
         "starts from its behaviour. A must be random so that the gradient of B (∝ (A x)·δᵀ) is non-zero and the "
         "two factors break symmetry. If both were random, ΔW would be a random matrix scaled by α/r: the "
@@ -370,9 +368,7 @@ def ex24_5a() -> Answer:
                    "unstable"))))
 
 
-@part(PARTS, "24.5b", "What would happen if both were initialized to zero?", SRC, "conceptual")
-def ex24_5b() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.5b", "What would happen if both were initialized to zero?", SRC, text=(
         "Then ∂L/∂B = δ (A x)ᵀ = 0 because A = 0, and ∂L/∂A = Bᵀ δ xᵀ = 0 because B = 0: both gradients are "
         "zero, so neither factor ever changes — training is stuck at ΔW = 0 (a saddle point). The adapter "
         "learns nothing."),
@@ -406,9 +402,7 @@ def ex24_5c(d: int = 4096, k: int = 4096, r: int = 16) -> Answer:
                                                                       "pretrained", "unchanged"))))
 
 
-@part(PARTS, "24.5d", "How does this initialization relate to \"starting from the pre-trained model\"?", SRC, "conceptual")
-def ex24_5d() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.5d", "How does this initialization relate to \"starting from the pre-trained model\"?", SRC, text=(
         "Because ΔW = 0 at step 0, the LoRA model is functionally identical to the pre-trained model: fine-tuning "
         "starts from its outputs and loss, like full fine-tuning initialised at W₀, and moves away only as far "
         "as the gradients push B. Nothing the pre-training learned is disturbed at the start."),
@@ -517,9 +511,7 @@ def ex24_7a() -> Answer:
         rubric=_RANK_RUBRIC)
 
 
-@part(PARTS, "24.7b", "For Task B, design an experiment to find the optimal rank.", SRC, "conceptual")
-def ex24_7b() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.7b", "For Task B, design an experiment to find the optimal rank.", SRC, text=(
         "Sweep r ∈ {4, 8, 16, 32, 64} (α = 2r, or rsLoRA), everything else fixed (targets, learning rate tuned "
         "once, steps, data, seeds); train each on the same split with ≥ 3 seeds; evaluate on a held-out set with "
         "a summarization metric (ROUGE/BERTScore) plus a small expert/LLM-judge review for factuality; plot "
@@ -574,10 +566,8 @@ def ex24_8b(d: int = 4096, r: int = 16) -> Answer:
     return ex24_4a(d=d, k=d, r=r)
 
 
-@part(PARTS, "24.8c", "Why does LoRA have zero inference overhead after merging while adapters always add latency?",
-      SRC, "conceptual")
-def ex24_8c() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.8c", "Why does LoRA have zero inference overhead after merging while adapters always add latency?",
+      SRC, text=(
         "LoRA's update is linear and parallel to W on the same input: Wx + (α/r)BAx = (W + (α/r)BA)x, so it "
         "folds into one matrix of the original shape — the merged network is the original architecture. An "
         "adapter is a sequential bottleneck with a nonlinearity: x + W_up·f(W_down·x) cannot be written as one "
@@ -591,9 +581,7 @@ def ex24_8c() -> Answer:
                   "additional layer", "extra computation", "latency", "depth"))))
 
 
-@part(PARTS, "24.8d", "In what scenario might adapters be preferred over LoRA?", SRC, "conceptual")
-def ex24_8d() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.8d", "In what scenario might adapters be preferred over LoRA?", SRC, text=(
         "When the model is served unmerged for many tasks anyway (multi-task/multi-tenant serving, where "
         "adapters stack and compose modularly, e.g. AdapterFusion), when the extra latency is irrelevant "
         "(offline/batch inference) and a nonlinear adapter fits the task better at the same budget, when "
@@ -642,9 +630,7 @@ def ex24_9a(layers: int = 32, d: int = 4096, p: int = 20) -> Answer:
                          "weights; after training only the 2Lpd prefix is kept.",))
 
 
-@part(PARTS, "24.9b", "Explain why prefix tuning is more expressive than prompt tuning.", SRC, "conceptual")
-def ex24_9b() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.9b", "Explain why prefix tuning is more expressive than prompt tuning.", SRC, text=(
         "Prompt tuning only prepends vectors at the input embedding layer; their influence on deeper layers is "
         "whatever the frozen network computes from them. Prefix tuning inserts free key/value vectors directly "
         "into the attention of every layer, so it can steer each layer's attention independently (2L·p·d "
@@ -674,10 +660,8 @@ def ex24_9c() -> Answer:
 _24_10 = "customer-support instruction-tuning dataset: "
 
 
-@part(PARTS, "24.10a", "Customer-support instruction dataset: list 10 distinct task types with 2 examples each.",
-      SRC, "conceptual")
-def ex24_10a() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.10a", "Customer-support instruction dataset: list 10 distinct task types with 2 examples each.",
+      SRC, text=(
         "E.g. (1) order status lookup, (2) returns and refunds, (3) billing disputes, (4) account/password "
         "help, (5) product troubleshooting, (6) product comparison/recommendation, (7) shipping/delivery "
         "changes, (8) complaint de-escalation, (9) policy FAQ, (10) escalation hand-off / summarising a "
@@ -689,9 +673,7 @@ def ex24_10a() -> Answer:
                                                                     "out-of-scope", "refus"))))
 
 
-@part(PARTS, "24.10b", "For each task type, write one instruction in the Alpaca format.", SRC, "conceptual")
-def ex24_10b() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.10b", "For each task type, write one instruction in the Alpaca format.", SRC, text=(
         "Alpaca records have the fields instruction, input (optional context) and output, e.g. "
         '{"instruction": "Explain the refund policy for an item returned after 30 days.", "input": '
         '"Order #1234, delivered 2024-05-01, unopened.", "output": "…"} — one per task type.'),
@@ -699,9 +681,7 @@ def ex24_10b() -> Answer:
                 R("one instruction per task type", ("each", "per task", "refund", "order"))))
 
 
-@part(PARTS, "24.10c", "Describe a quality filtering pipeline with at least 5 filtering criteria.", SRC, "conceptual")
-def ex24_10c() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.10c", "Describe a quality filtering pipeline with at least 5 filtering criteria.", SRC, text=(
         "(1) exact and near-duplicate removal (hashing / MinHash / embedding similarity); (2) length and format "
         "checks (empty, truncated, over-long responses); (3) PII scrubbing/removal; (4) toxicity and policy "
         "filters; (5) factual/policy correctness against the knowledge base; (6) language identification; "
@@ -714,9 +694,7 @@ def ex24_10c() -> Answer:
                                                                           "review", "score", "rating"))))
 
 
-@part(PARTS, "24.10d", "How would you handle class imbalance across task types?", SRC, "conceptual")
-def ex24_10d() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "24.10d", "How would you handle class imbalance across task types?", SRC, text=(
         "Measure the task-type distribution, then rebalance: up-sample rare types (or generate synthetic "
         "examples for them), down-sample or cap dominant types, or sample with temperature/weights per type; "
         "keep a per-type validation set and report per-type metrics so rare types are not hidden by the average."),

@@ -35,6 +35,4 @@ def fmt(value: Any, unit: str) -> str:
         return f"{decimal(value, 4)} days" + (f" (= {value})" if Fraction(value).denominator != 1 else "")
     if unit == "GPUs":
         return f"{decimal(value)} GPUs"
-    if unit in {"params", "queries", "rank"}:
-        return decimal(value)
-    return decimal(value)
+    return decimal(value)  # params, queries, rank, scalar

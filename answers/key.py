@@ -157,6 +157,13 @@ def part(registry: list[Part], part_id: str, question: str, source: str, kind: K
     return register
 
 
+def concept(registry: list[Part], part_id: str, question: str, source: str, *, text: str,
+            rubric: tuple[RubricPoint, ...]) -> None:
+    """Register a conceptual part: a model answer and the rubric a full-credit answer must cover."""
+    registry.append(Part(part_id, question, source, "conceptual",
+                         lambda: Answer("", "", "conceptual", None, text=text, rubric=rubric)))
+
+
 def pct(fraction: Fraction) -> Fraction:
     """A fraction as an exact percentage."""
     return Fraction(fraction) * 100

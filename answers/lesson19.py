@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from answers.format import fmt
-from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, part, pct
+from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, concept, part, pct
 from peftcalc.arch.presets import load_preset
 from peftcalc.calc import params
 from peftcalc.memory import make_memory_config, params_only_memory
@@ -212,11 +212,8 @@ def _rank_part(key: str, label: str, ranks: tuple[int, int], why: str, rubric: t
                       accepted=tuple(Accepted(f"r={r}", r, "seed 004's recommendation") for r in ranks),
                       tolerance=EXACT)
 
-    def justification() -> Answer:
-        return Answer("", "", "conceptual", None, text=why, rubric=rubric)
     PARTS.append(Part(f"19.3.{key}.rank", _EX3 + label, SRC, "numeric", rank))
-    PARTS.append(Part(f"19.3.{key}.justification", _EX3 + label + " — justification", SRC, "conceptual",
-                      justification))
+    concept(PARTS, f"19.3.{key}.justification", _EX3 + label + " — justification", SRC, text=why, rubric=rubric)
 
 
 for _task in _TASKS:
@@ -238,9 +235,7 @@ def merge_formula() -> Answer:
                                     Fraction(0)),))
 
 
-@part(PARTS, "19.4.why_lora_merges", _EX4 + "why LoRA can be merged for zero inference overhead", SRC, "conceptual")
-def why_lora_merges() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "19.4.why_lora_merges", _EX4 + "why LoRA can be merged for zero inference overhead", SRC, text=(
         "Both paths are linear maps of the same input at the same point of the network: W·x + (α/r)·B·A·x = "
         "(W + (α/r)·B·A)·x. Adding the product to W once gives a matrix of W's shape, so inference runs exactly "
         "the base model's computation — zero extra cost."),
@@ -251,9 +246,7 @@ def why_lora_merges() -> Answer:
                   "same speed", "base model speed", "identical"))))
 
 
-@part(PARTS, "19.4.why_adapters_cannot", _EX4 + "why adapters cannot be merged", SRC, "conceptual")
-def why_adapters_cannot() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "19.4.why_adapters_cannot", _EX4 + "why adapters cannot be merged", SRC, text=(
         "An adapter is a sequential bottleneck with a nonlinearity: x + Up(σ(Down(x))). Because σ (ReLU/GELU) is "
         "not linear, no single matrix reproduces it, so the down-projection, activation and up-projection run on "
         "every token at inference."),

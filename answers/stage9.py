@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from answers.format import fmt
-from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, part, pct
+from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, concept, part, pct
 from peftcalc.calc import params
 from peftcalc.memory import make_memory_config, params_only_memory
 
@@ -51,9 +51,7 @@ def ex9_1a(params_count: int = 7 * 10**9) -> Answer:
                   tolerance=Tolerance(Fraction(3, 100)))
 
 
-@part(PARTS, "9.1b", "Why does fine-tuning all parameters often lead to worse generalization?", SRC, "conceptual")
-def ex9_1b() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "9.1b", "Why does fine-tuning all parameters often lead to worse generalization?", SRC, text=(
         "Billions of free parameters trained on a small task dataset can fit it (and its noise) almost "
         "exactly: the model over-fits, and the update is free to move far from the pre-trained weights that "
         "encode general knowledge, so it loses the broad features that made it generalize. PEFT methods "
@@ -67,9 +65,7 @@ def ex9_1b() -> Answer:
                   ("regulariz", "low-rank", "low rank", "constrain", "fewer parameters", "peft", "lora"))))
 
 
-@part(PARTS, "9.1c", "What does \"catastrophic forgetting\" mean in this context?", SRC, "conceptual")
-def ex9_1c() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "9.1c", "What does \"catastrophic forgetting\" mean in this context?", SRC, text=(
         "Catastrophic forgetting is the loss of previously learned capabilities when a network is trained on a "
         "new task: gradient updates for the new task overwrite the weights that encoded the pre-training "
         "knowledge, so performance on earlier/general tasks drops sharply. Freezing the base (LoRA, adapters) "
@@ -176,9 +172,7 @@ def ex9_3c() -> Answer:
 _RANK_SRC = "LoRA paper (Hu et al. 2021) §7.2: very low ranks (r=1–8) already suffice for GPT-3 q,v on its tasks"
 
 
-@part(PARTS, "9.4a", "Why is rank important in LoRA? What happens if rank is too low?", SRC, "conceptual")
-def ex9_4a() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "9.4a", "Why is rank important in LoRA? What happens if rank is too low?", SRC, text=(
         "The rank r bounds the update ΔW = BA to an r-dimensional subspace. Too low, and ΔW cannot express the "
         "change the task needs: the model under-fits (training loss plateaus, task accuracy falls short of "
         f"full fine-tuning). In practice that bites on tasks far from pre-training. ({_RANK_SRC}.)"),
@@ -188,9 +182,7 @@ def ex9_4a() -> Answer:
                   "lower accuracy", "plateau"))))
 
 
-@part(PARTS, "9.4b", "What happens if rank is too high?", SRC, "conceptual")
-def ex9_4b() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "9.4b", "What happens if rank is too high?", SRC, text=(
         "Parameters, optimizer memory and checkpoint size grow linearly in r (r·(d+k) per matrix) for little "
         "gain — the useful update is usually low-rank — and with little data the extra capacity over-fits; "
         "at r → min(d, k) LoRA approaches full fine-tuning and loses its efficiency. (With α/r scaling the "
@@ -203,9 +195,7 @@ def ex9_4b() -> Answer:
                   "efficien"))))
 
 
-@part(PARTS, "9.4c", "How would you choose rank for a new task?", SRC, "conceptual")
-def ex9_4c() -> Answer:
-    return Answer("", "", "conceptual", None, text=(
+concept(PARTS, "9.4c", "How would you choose rank for a new task?", SRC, text=(
         "Start small (r = 8 or 16, α = 2r) and sweep r ∈ {4, 8, 16, 32, 64} on a validation set, picking the "
         "smallest rank whose score is within noise of the best; raise r for tasks far from pre-training or "
         "with lots of data, lower it for small data. Check the memory/parameter budget, and optionally inspect "

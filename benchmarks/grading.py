@@ -31,9 +31,9 @@ def in_process(paths: list[Path], seed: int) -> float:
         module = harness.load_module(str(path))
         for check in checks:
             try:
-                check.judge(harness.run_ops(module, check.ops), None, None)
+                check.judge(harness.run_ops(module, check.ops), None)
             except Exception as exc:  # noqa: BLE001
-                check.judge(None, repr(exc), None)
+                check.judge(None, repr(exc))
     return time.perf_counter() - start
 
 

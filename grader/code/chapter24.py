@@ -45,7 +45,7 @@ def _lora(rng: np.random.Generator) -> list[CodeCheck]:
     x = rng.normal(size=(3, 16))
     trainable = r * (16 + 32) + r * (32 + 32) + r * (32 + 8)
 
-    def replaced(vals, err, ref):
+    def replaced(vals, err):
         if vals is None:
             return failed(err)
         counts, before, after = value(vals[0]), as_array(vals[1]), as_array(vals[2])
@@ -70,7 +70,7 @@ def _lora(rng: np.random.Generator) -> list[CodeCheck]:
     W, b = rng.normal(size=(8, 16)), rng.normal(size=(8,))
     expected = x @ W.T + b + (alpha / r) * x @ A.T @ B.T
 
-    def forward(vals, err, ref):
+    def forward(vals, err):
         if vals is None:
             return failed(err)
         y = as_array(vals[0])
@@ -82,7 +82,7 @@ def _lora(rng: np.random.Generator) -> list[CodeCheck]:
             return NONE, "output is exactly alpha× the LoRA path: scaling should be alpha/r"
         return NONE, f"got {shape_text(y)}; expected base(x) + (alpha/r)·x Aᵀ Bᵀ"
 
-    def init(vals, err, ref):
+    def init(vals, err):
         if vals is None:
             return failed(err)
         Aa, Bb = as_array(vals[0]), as_array(vals[1])
@@ -106,11 +106,11 @@ def _lora(rng: np.random.Generator) -> list[CodeCheck]:
                    {"op": "exec", "helper": "count_modules", "args": ["model2", "counts"]},
                    {"op": "exec", "helper": "call_model", "args": ["model2", "x", "y1"]},
                    {"op": "return", "ref": "counts"}, {"op": "return", "ref": "y0"}, {"op": "return", "ref": "y1"}],
-                  replaced, needs_reference=False),
+                  replaced),
         CodeCheck("24.11.init", "24.11", "lora_A Gaussian, lora_B zero", F(1),
                   [*layer, {"op": "get", "obj": "L", "attr": "lora_A", "store": "A"},
                    {"op": "get", "obj": "L", "attr": "lora_B", "store": "B"},
-                   {"op": "return", "ref": "A"}, {"op": "return", "ref": "B"}], init, needs_reference=False),
+                   {"op": "return", "ref": "A"}, {"op": "return", "ref": "B"}], init),
         CodeCheck("24.11.forward", "24.11", "forward = Wx + (alpha/r)·BAx", F(2),
                   [*layer, {"op": "exec", "helper": "set_param", "args": ["lin", "weight", tensor(W)]},
                    {"op": "exec", "helper": "set_param", "args": ["lin", "bias", tensor(b)]},
@@ -118,14 +118,14 @@ def _lora(rng: np.random.Generator) -> list[CodeCheck]:
                    {"op": "exec", "helper": "set_param", "args": ["L", "lora_B", tensor(B)]},
                    {"op": "exec", "helper": "tensor_input", "args": ["x", tensor(x)]},
                    {"op": "exec", "helper": "call_model", "args": ["L", "x", "y"]}, {"op": "return", "ref": "y"}],
-                  forward, needs_reference=False),
+                  forward),
     ]
 
 
 def _merge(rng: np.random.Generator) -> list[CodeCheck]:
     x = rng.normal(size=(4, 16))
 
-    def judge(vals, err, ref):
+    def judge(vals, err):
         if vals is None:
             return failed(err)
         y_lora, y_merged, w0, w_merged, w_back = (as_array(v) for v in vals)
@@ -153,8 +153,7 @@ def _merge(rng: np.random.Generator) -> list[CodeCheck]:
            {"op": "call", "func": "unmerge_lora", "args": [{"ref": "m"}]},
            {"op": "exec", "helper": "first_weight", "args": ["m", "w_back"]},
            *[{"op": "return", "ref": n} for n in ("y_lora", "y_merged", "w0", "w_merged", "w_back")]]
-    return [CodeCheck("24.12.merge", "24.12", "merge == unmerged; unmerge restores", F(3), ops, judge,
-                      needs_reference=False)]
+    return [CodeCheck("24.12.merge", "24.12", "merge == unmerged; unmerge restores", F(3), ops, judge)]
 
 
 def _collate() -> list[CodeCheck]:
@@ -168,7 +167,7 @@ def _collate() -> list[CodeCheck]:
              {"turns": [{"role": "user", "ids": [7]}, {"role": "assistant", "ids": [8]}]}]
     multi_labels = [[-100, -100, 3, -100, 5, 6], [-100, 8, -100, -100, -100, -100]]
 
-    def judge_single(vals, err, ref):
+    def judge_single(vals, err):
         if vals is None:
             return failed(err)
         out = value(vals[0])
@@ -192,7 +191,7 @@ def _collate() -> list[CodeCheck]:
             notes.append(f"attention_mask {got['attention_mask']} — expected {mask}")
         return share, "; ".join(notes) or "padding, labels and mask as specified"
 
-    def judge_multi(vals, err, ref):
+    def judge_multi(vals, err):
         if vals is None:
             return failed(err)
         out = value(vals[0])
@@ -202,10 +201,10 @@ def _collate() -> list[CodeCheck]:
 
     return [CodeCheck("24.13.single", "24.13", "pad, mask the instruction, attention mask", F(3),
                       [{"op": "call", "func": "collate", "args": [single], "kwargs": {"pad_token_id": 0}, "store": "o"},
-                       {"op": "return", "ref": "o"}], judge_single, needs_reference=False),
+                       {"op": "return", "ref": "o"}], judge_single),
             CodeCheck("24.13.multi", "24.13", "variable-length multi-turn conversations", F(1),
                       [{"op": "call", "func": "collate", "args": [multi], "kwargs": {"pad_token_id": 0}, "store": "o"},
-                       {"op": "return", "ref": "o"}], judge_multi, needs_reference=False)]
+                       {"op": "return", "ref": "o"}], judge_multi)]
 
 
 def ties_reference(tvs: np.ndarray, density: float, lam: float) -> np.ndarray:
@@ -223,7 +222,7 @@ def _ties(rng: np.random.Generator) -> list[CodeCheck]:
     tvs = rng.normal(size=(3, 50))
     expected = ties_reference(tvs, 0.2, 1.0)
 
-    def judge(vals, err, ref):
+    def judge(vals, err):
         if vals is None:
             return failed(err)
         y = as_array(vals[0])
@@ -238,14 +237,14 @@ def _ties(rng: np.random.Generator) -> list[CodeCheck]:
     return [CodeCheck("24.21.ties", "24.21", "TIES merge", F(3),
                       [{"op": "call", "func": "ties_merge", "args": [[tensor(v) for v in tvs]],
                         "kwargs": {"density": 0.2, "lam": 1.0}, "store": "y"}, {"op": "return", "ref": "y"}],
-                      judge, needs_reference=False)]
+                      judge)]
 
 
 def _dare(rng: np.random.Generator) -> list[CodeCheck]:
     delta = rng.normal(size=(4000,)) + 0.1
     p = 0.3
 
-    def judge(vals, err, ref):
+    def judge(vals, err):
         if vals is None:
             return failed(err)
         a, b = as_array(vals[0]), as_array(vals[1])
@@ -274,4 +273,4 @@ def _dare(rng: np.random.Generator) -> list[CodeCheck]:
     call = {"op": "call", "func": "dare", "args": [tensor(delta), p], "kwargs": {"seed": 7}}
     return [CodeCheck("24.26.dare", "24.26", "DARE: drop with p, rescale, seeded", F(3),
                       [{**call, "store": "a"}, {**call, "store": "b"}, {"op": "return", "ref": "a"},
-                       {"op": "return", "ref": "b"}], judge, needs_reference=False)]
+                       {"op": "return", "ref": "b"}], judge)]

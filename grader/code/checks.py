@@ -1,8 +1,9 @@
 """What a code check is, and the helpers its judges share.
 
-A check = ops the harness runs on the student's module (and, when its outputs are deterministic,
-on the reference solution), plus a *judge* run in the grader's process that turns the returned plain
-data into a share of the check's points and a message that teaches.
+A check = ops the harness runs on the student's module, plus a *judge* run in the grader's process
+that turns the returned plain data into a share of the check's points and a message that teaches.
+Judges compute what is expected from the check's own inputs (the reference solutions in
+``grader/reference`` are graded like submissions, by the tests).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-# judge(student values or None, error text or None, reference values or None) -> (share, message)
-Judge = Callable[[list[Any] | None, str | None, list[Any] | None], tuple[Fraction, str]]
+# judge(student values or None, error text or None) -> (share, message)
+Judge = Callable[[list[Any] | None, str | None], tuple[Fraction, str]]
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,6 @@ class CodeCheck:
     points: Fraction
     ops: list[dict[str, Any]]
     judge: Judge
-    needs_reference: bool = True
 
 
 def _b64(a: np.ndarray) -> str:

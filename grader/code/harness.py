@@ -239,17 +239,6 @@ def _zero_if_present(env: dict[str, Any], obj: str, names: list[str]) -> None:
             setattr(target, name, _np().zeros(old.shape))
 
 
-def _array_attrs(target: Any) -> list[tuple[str, Any]]:
-    np = _np()
-    found = []
-    for name, val in list(vars(target).items()):
-        if isinstance(val, np.ndarray):
-            found.append((name, val))
-        elif isinstance(val, dict):
-            found += [(f"{name}[{k!r}]", v) for k, v in val.items() if isinstance(v, np.ndarray)]
-    return found
-
-
 def _set_array_of_shape(env: dict[str, Any], obj: str, shape: list[int], value: Any) -> None:
     target = env[obj]
     for name, val in vars(target).items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -47,10 +46,6 @@ def spec_text(assignment: str) -> str:
     return SPEC
 
 
-def content_hash(source: bytes, assignment: str) -> str:
-    return hashlib.sha256(assignment.encode() + b"\0" + source).hexdigest()
-
-
 def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
                  isolation: str | None = None, timeout: float = 10.0, budget: float = 60.0,
                  jail: Any = None) -> SubmissionResult:
@@ -79,11 +74,11 @@ def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: 
             share, msg = Fraction(0), "no result (the submission's process ended before this check)"
         elif record.get("ok"):
             try:
-                share, msg = check.judge(record.get("values"), None, None)
+                share, msg = check.judge(record.get("values"), None)
             except Exception as exc:  # malformed data from the child: the student's loss, never ours
                 share, msg = Fraction(0), f"the returned data could not be judged ({type(exc).__name__})"
         else:
-            share, msg = check.judge(None, str(record.get("error", "failed")), None)
+            share, msg = check.judge(None, str(record.get("error", "failed")))
             if str(record.get("error", "")).startswith("time limit"):
                 msg = f"{record['error']} in {check.id} ({check.title})"
         share = min(max(Fraction(share), Fraction(0)), Fraction(1))

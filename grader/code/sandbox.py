@@ -139,6 +139,20 @@ def _box(kind: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"peftcalc-{kind}-{os.getpid()}-"))
 
 
+def _stage(box: Path) -> Path:
+    """The jail's folder on the host: the harness, mount points for the interpreter and packages, work/."""
+    os.chmod(box, 0o755)
+    for sub in ("work", "harness", "py", "site"):
+        (box / sub).mkdir(exist_ok=True)
+    shutil.copy(HARNESS, box / "harness" / "harness.py")
+    return box / "work"
+
+
+def _limits(memory: int, torch: bool) -> dict[str, int]:
+    """rlimits of a jail; no address-space limit with torch, which breaks under RLIMIT_AS (pytorch#16558)."""
+    return {**DEFAULT_LIMITS, **({} if torch else {"as": memory})}
+
+
 def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 * 2**30,
              isolation: str | None = None, wall: float | None = None) -> SandboxResult:
     """Run ``plan`` (checks on ``files['submission.py']``) in a jail; returns one record per check id."""
@@ -151,22 +165,15 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
     started = time.monotonic()
     notes: list[str] = []
     try:
-        os.chmod(box, 0o755)
-        work = box / "work"
-        work.mkdir()
+        work = _stage(box)
         src = box / "src" if isolation == "namespace" else work
         src.mkdir(exist_ok=True)
         for name, data in files.items():
             (src / Path(name).name).write_bytes(data)
-        (box / "harness").mkdir()
-        shutil.copy(HARNESS, box / "harness" / "harness.py")
-        for sub in ("py", "site"):
-            (box / sub).mkdir()
         inside = "/mnt" if isolation == "namespace" else str(box)
         full_plan = {**plan, "module": f"{inside}/work/submission.py", "workdir": f"{inside}/work",
                      "sys_path": [f"{inside}/site"] if isolation == "namespace" else [_site_packages()],
-                     "limits": {**DEFAULT_LIMITS, **({"as": memory} if not plan.get("preload_torch") else {}),
-                                **plan.get("limits", {})}}
+                     "limits": {**_limits(memory, bool(plan.get("preload_torch"))), **plan.get("limits", {})}}
         (box / "plan.json").write_text(json.dumps(full_plan))
         r, w = os.pipe()
         stdout = open(out_dir / "stdout", "wb")
@@ -313,16 +320,9 @@ class WarmJail:
 
     def _start(self) -> None:
         box = self.box
-        os.chmod(box, 0o755)
-        work = box / "work"
-        work.mkdir(exist_ok=True)
-        os.chown(work, self.uid, self.uid)
-        (box / "harness").mkdir(exist_ok=True)
-        shutil.copy(HARNESS, box / "harness" / "harness.py")
-        for sub in ("py", "site"):
-            (box / sub).mkdir(exist_ok=True)
+        work = _stage(box)
         plan = {"workdir": "/mnt/work", "sys_path": ["/mnt/site"], "preload_torch": self.preload_torch,
-                "limits": {**DEFAULT_LIMITS, **({"as": self.memory} if not self.preload_torch else {})}}
+                "limits": _limits(self.memory, self.preload_torch)}
         (box / "plan.json").write_text(json.dumps(plan))
         ctl_r, self.ctl_w = os.pipe()
         self.ch_r, ch_w = os.pipe()

@@ -49,9 +49,6 @@ Signatures are exactly those of the exercises. Where the exercises leave a detai
      returns x @ dequantize(q).T + the LoRA path (B = 0 at init).
 """
 
-MODULE_LIMITS = {"timeout": 10}
-
-
 def _ret(*names: str) -> list[dict[str, Any]]:
     return [{"op": "return", "ref": n} for n in names]
 
@@ -81,7 +78,7 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
     d_in, d_out, r, alpha = 24, 16, 4, 8.0
     s = alpha / r
 
-    def init(vals, err, ref):
+    def init(vals, err):
         if vals is None:
             return failed(err)
         A, B, scaling = as_array(vals[0]), as_array(vals[1]), value(vals[2])
@@ -111,7 +108,7 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
                       _new_lora(d_in, d_out, r, alpha), {"op": "get", "obj": "layer", "attr": "A", "store": "A"},
                       {"op": "get", "obj": "layer", "attr": "B", "store": "B"},
                       {"op": "get", "obj": "layer", "attr": "scaling", "store": "s"}, *_ret("A", "B", "s")],
-                     init, needs_reference=False)]
+                     init)]
     W = rng.normal(size=(d_out, d_out))
     A, B = rng.normal(size=(r, d_out)), rng.normal(size=(d_out, r))
     for name, x in (("3-D", rng.normal(size=(2, 5, d_out))), ("2-D", rng.normal(size=(7, d_out)))):
@@ -124,7 +121,7 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
             "W is not transposed: rows are tokens, so use x @ W.T": x @ W + s * lora,
         }
 
-        def forward(vals, err, ref, expected=base + s * lora, candidates=candidates):
+        def forward(vals, err, expected=base + s * lora, candidates=candidates):
             if vals is None:
                 return failed(err)
             y = as_array(vals[0])
@@ -141,10 +138,10 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
                                                                   "value": arr(A)},
                               {"op": "set", "obj": "layer", "attr": "B", "value": arr(B)},
                               {"op": "call", "obj": "layer", "func": "forward", "args": [arr(x), arr(W)],
-                               "store": "y"}, *_ret("y")], forward, needs_reference=False))
+                               "store": "y"}, *_ret("y")], forward))
     x = rng.normal(size=(3, 4, d_out))
 
-    def identity(vals, err, ref, expected=x @ W.T):
+    def identity(vals, err, expected=x @ W.T):
         if vals is None:
             return failed(err)
         return (FULL, "unchanged at init") if close(as_array(vals[0]), expected) else (
@@ -153,9 +150,9 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
     out.append(CodeCheck("9.5.identity", "9.5", "identity at init", F(1),
                          [_new_lora(d_out, d_out, r, alpha),
                           {"op": "call", "obj": "layer", "func": "forward", "args": [arr(x), arr(W)], "store": "y"},
-                          *_ret("y")], identity, needs_reference=False))
+                          *_ret("y")], identity))
 
-    def merge(vals, err, ref, W=W, A=A, B=B, x=x):
+    def merge(vals, err, W=W, A=A, B=B, x=x):
         if vals is None:
             return failed(err)
         merged = as_array(vals[0])
@@ -176,7 +173,7 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
                           {"op": "set", "obj": "layer", "attr": "B", "value": arr(B)},
                           {"op": "call", "obj": "layer", "func": "merge", "args": [arr(W)], "store": "m"},
                           {"op": "call", "obj": "layer", "func": "forward", "args": [arr(x), arr(W)], "store": "y"},
-                          *_ret("m", "y")], merge, needs_reference=False))
+                          *_ret("m", "y")], merge))
     return out
 
 
@@ -208,7 +205,7 @@ def _backward(rng: np.random.Generator) -> list[CodeCheck]:
            {"op": "index", "obj": "out", "key": 2, "store": "gx"}, *_ret("gA", "gB", "gx")]
 
     def judge_one(key: str, i: int):
-        def judge(vals, err, ref):
+        def judge(vals, err):
             if vals is None:
                 return failed(err)
             got = as_array(vals[i])
@@ -225,8 +222,7 @@ def _backward(rng: np.random.Generator) -> list[CodeCheck]:
             return NONE, f"{key} values are wrong (finite differences disagree)"
         return judge
 
-    return [CodeCheck(f"9.6.{k}", "9.6", f"lora_backward: {k}", F(2) if k != "grad_x" else F(1), ops, judge_one(k, i),
-                      needs_reference=False) for i, k in enumerate(("grad_A", "grad_B", "grad_x"))]
+    return [CodeCheck(f"9.6.{k}", "9.6", f"lora_backward: {k}", F(2) if k != "grad_x" else F(1), ops, judge_one(k, i)) for i, k in enumerate(("grad_A", "grad_B", "grad_x"))]
 
 
 # ---- 9.7 ---------------------------------------------------------------------------------------------------------
@@ -243,7 +239,7 @@ def _adapter(rng: np.random.Generator) -> list[CodeCheck]:
            {"op": "exec", "helper": "zero_if_present", "args": ["ad", ["b_down", "b_up"]]},
            {"op": "call", "obj": "ad", "func": "forward", "args": [arr(x)], "store": "y"}, *_ret("y")]
 
-    def judge(vals, err, ref):
+    def judge(vals, err):
         if vals is None:
             return failed(err)
         y = as_array(vals[0])
@@ -258,14 +254,14 @@ def _adapter(rng: np.random.Generator) -> list[CodeCheck]:
     zero_up = [op if op.get("args", [None, None])[1:2] != ["W_up"] else
                {"op": "exec", "helper": "set_fit", "args": ["ad", "W_up", arr(np.zeros((m, d)))]} for op in ops]
 
-    def identity(vals, err, ref):
+    def identity(vals, err):
         if vals is None:
             return failed(err)
         return (FULL, "identity when W_up = 0") if close(as_array(vals[0]), x) else (
             NONE, "with W_up = 0 the adapter must return its input (the residual path)")
 
-    return [CodeCheck("9.7.forward", "9.7", "forward", F(2), ops, judge, needs_reference=False),
-            CodeCheck("9.7.identity", "9.7", "identity when W_up = 0", F(1), zero_up, identity, needs_reference=False)]
+    return [CodeCheck("9.7.forward", "9.7", "forward", F(2), ops, judge),
+            CodeCheck("9.7.identity", "9.7", "identity when W_up = 0", F(1), zero_up, identity)]
 
 
 # ---- 9.8 ---------------------------------------------------------------------------------------------------------
@@ -279,7 +275,7 @@ def _prompt(rng: np.random.Generator) -> list[CodeCheck]:
            {"op": "exec", "helper": "set_array_of_shape", "args": ["pt", [p, d], arr(P)]},
            {"op": "call", "obj": "pt", "func": "forward", "args": [arr(x)], "store": "y"}, *_ret("y")]
 
-    def judge(vals, err, ref):
+    def judge(vals, err):
         if vals is None:
             return failed(err)
         y = as_array(vals[0])
@@ -292,7 +288,7 @@ def _prompt(rng: np.random.Generator) -> list[CodeCheck]:
             return F(1, 3), "the prompt is appended; it must be prepended (before the input tokens)"
         return F(1, 3), "right shape, but the first prompt_length positions are not the soft prompt"
 
-    return [CodeCheck("9.8.forward", "9.8", "prepend the soft prompt", F(3), ops, judge, needs_reference=False)]
+    return [CodeCheck("9.8.forward", "9.8", "prepend the soft prompt", F(3), ops, judge)]
 
 
 # ---- 9.9 ---------------------------------------------------------------------------------------------------------
@@ -305,7 +301,7 @@ def _mha(rng: np.random.Generator) -> list[CodeCheck]:
     for targets in (["q", "v"], ["q", "k", "v", "o"]):
         expected = len(targets) * r * 2 * d
 
-        def count(vals, err, ref, expected=expected, targets=targets):
+        def count(vals, err, expected=expected, targets=targets):
             if vals is None:
                 return failed(err)
             got = value(vals[0])
@@ -317,9 +313,9 @@ def _mha(rng: np.random.Generator) -> list[CodeCheck]:
                              [{"op": "new", "cls": "LoRAMultiHeadAttention", "args": [d, h],
                                "kwargs": {"rank": r, "target_modules": targets}, "store": "m"},
                               {"op": "call", "obj": "m", "func": "count_trainable_params", "store": "n"}, *_ret("n")],
-                             count, needs_reference=False))
+                             count))
 
-    def merge(vals, err, ref):
+    def merge(vals, err):
         if vals is None:
             return failed(err)
         before, after = as_array(vals[0]), as_array(vals[1])
@@ -339,7 +335,7 @@ def _mha(rng: np.random.Generator) -> list[CodeCheck]:
                           {"op": "call", "obj": "m", "func": "forward", "args": [arr(x)], "store": "y0"},
                           {"op": "call", "obj": "m", "func": "merge_lora"},
                           {"op": "call", "obj": "m", "func": "forward", "args": [arr(x)], "store": "y1"},
-                          *_ret("y0", "y1", "perturbed")], merge, needs_reference=False))
+                          *_ret("y0", "y1", "perturbed")], merge))
     return out
 
 
@@ -359,7 +355,7 @@ def _analyze() -> list[CodeCheck]:
     }
     out = []
     for method, cfg in cfgs.items():
-        def judge(vals, err, ref, method=method):
+        def judge(vals, err, method=method):
             if vals is None:
                 return failed(err)
             res = value(vals[0])
@@ -375,7 +371,7 @@ def _analyze() -> list[CodeCheck]:
         out.append(CodeCheck(f"9.10.{method}", "9.10", f"analyze_peft_efficiency: {method}", F(1),
                              [{"op": "call", "func": "analyze_peft_efficiency",
                                "args": [{"d_model": d, "n_layers": L, "n_heads": h}, method, cfg], "store": "res"},
-                              *_ret("res")], judge, needs_reference=False))
+                              *_ret("res")], judge))
     return out
 
 
@@ -390,13 +386,13 @@ def _manager(rng: np.random.Generator) -> list[CodeCheck]:
              {"op": "call", "obj": "mgr", "func": "add_adapter", "args": ["t1", {"layer": {"A": arr(A1), "B": arr(B1)}}]},
              {"op": "call", "obj": "mgr", "func": "add_adapter", "args": ["t2", {"layer": {"A": arr(A2), "B": arr(B2)}}]}]
 
-    def switch(vals, err, ref):
+    def switch(vals, err):
         if vals is None:
             return failed(err)
         return (FULL, "switching leaves the base weights alone") if close(as_array(vals[0]), W) else (
             NONE, "add_adapter/switch_adapter changed base_model; only merge_adapter may")
 
-    def merge(vals, err, ref):
+    def merge(vals, err):
         if vals is None:
             return failed(err)
         got = as_array(vals[0])
@@ -406,20 +402,20 @@ def _manager(rng: np.random.Generator) -> list[CodeCheck]:
             return NONE, "merge_adapter did not change base_model"
         return NONE, "merged weight is not W + B @ A"
 
-    def combine(vals, err, ref):
+    def combine(vals, err):
         return (FULL, "combine_adapters ran") if vals is not None else failed(err)
 
     base = {"op": "get", "obj": "mgr", "attr": "base_model.layer", "store": "w"}
     return [
         CodeCheck("9.11.switch", "9.11", "add/switch keep the base", F(1),
                   [*setup, {"op": "call", "obj": "mgr", "func": "switch_adapter", "args": ["t2"]}, base, *_ret("w")],
-                  switch, needs_reference=False),
+                  switch),
         CodeCheck("9.11.merge", "9.11", "merge_adapter adds B @ A", F(2),
                   [*setup, {"op": "call", "obj": "mgr", "func": "merge_adapter", "args": ["t1"]}, base, *_ret("w")],
-                  merge, needs_reference=False),
+                  merge),
         CodeCheck("9.11.combine", "9.11", "combine_adapters runs", F(1),
                   [*setup, {"op": "call", "obj": "mgr", "func": "combine_adapters", "args": [["t1", "t2"], [0.5, 0.5]]},
-                   base, *_ret("w")], combine, needs_reference=False),
+                   base, *_ret("w")], combine),
     ]
 
 
@@ -431,7 +427,7 @@ def _qlora(rng: np.random.Generator) -> list[CodeCheck]:
     x = rng.normal(size=(3, 10))
     step = (w.max() - w.min()) / 15
 
-    def quant(vals, err, ref):
+    def quant(vals, err):
         if vals is None:
             return failed(err)
         q, deq = as_array(vals[0]), as_array(vals[1])
@@ -455,7 +451,7 @@ def _qlora(rng: np.random.Generator) -> list[CodeCheck]:
            {"op": "index", "obj": "qs", "key": 2, "store": "z"},
            {"op": "call", "func": "dequantize_4bit", "args": [{"ref": "q"}, {"ref": "s"}, {"ref": "z"}], "store": "d"}]
 
-    def layer(vals, err, ref):
+    def layer(vals, err):
         if vals is None:
             return failed(err)
         deq, y = as_array(vals[0]), as_array(vals[1])
@@ -465,10 +461,9 @@ def _qlora(rng: np.random.Generator) -> list[CodeCheck]:
             return FULL, "forward = x · dequantize(W)ᵀ at init"
         return NONE, f"QLoRALayer.forward gave {shape_text(y)}; expected x @ dequantize(q).T (B = 0 at init)"
 
-    return [CodeCheck("9.12.quantize", "9.12", "4-bit quantize/dequantize", F(2), [*ops, *_ret("q", "d")], quant,
-                      needs_reference=False),
+    return [CodeCheck("9.12.quantize", "9.12", "4-bit quantize/dequantize", F(2), [*ops, *_ret("q", "d")], quant),
             CodeCheck("9.12.qlora", "9.12", "QLoRALayer forward at init", F(2),
                       [*ops, {"op": "new", "cls": "QLoRALayer", "args": [{"ref": "q"}, {"ref": "s"}, {"ref": "z"}],
                               "kwargs": {"rank": 4}, "store": "L"},
                        {"op": "call", "obj": "L", "func": "forward", "args": [arr(x)], "store": "y"}, *_ret("d", "y")],
-                      layer, needs_reference=False)]
+                      layer)]
