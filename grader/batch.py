@@ -49,13 +49,8 @@ def grade_submission(path: Path, assignment: str, *, name: str | None = None, st
         from grader.code.runner import grade_source
 
         source = b"\n\n".join(p.read_bytes() for p in code[:20])
-        jail = jails.get() if jails is not None else None
-        try:
-            res = grade_source(source, assignment, submission=name, seed=run_seed, isolation=isolation, jail=jail,
-                               **(time_limits or {}))
-        finally:
-            if jail is not None:
-                jails.put(jail)
+        res = grade_source(source, assignment, submission=name, seed=run_seed, isolation=isolation, jail=jails,
+                           **(time_limits or {}))
         parts += res.parts
         messages += res.messages
     elif code:
@@ -66,18 +61,13 @@ def grade_submission(path: Path, assignment: str, *, name: str | None = None, st
 
 
 def _warm_jails(assignment: str, jobs: int, isolation: str | None, paths: list[Path]) -> Any:
-    """One warm jail per worker when several code submissions are graded with namespace isolation."""
-    import queue
-
-    from grader.code.sandbox import WarmJail, isolation_available
+    """``jobs`` warm jails when several code submissions are graded with namespace isolation."""
+    from grader.code.sandbox import JailPool, isolation_available
 
     code = sum(1 for p in paths if submission_files(p)[0])
     if assignment not in CODE_ASSIGNMENTS or code < 2 or (isolation or isolation_available()) != "namespace":
         return None
-    pool: queue.Queue[Any] = queue.Queue()
-    for _ in range(max(1, min(jobs, code))):
-        pool.put(WarmJail(preload_torch=assignment == "chapter24"))
-    return pool
+    return JailPool(min(jobs, code), preload_torch=assignment == "chapter24")
 
 
 def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: int = 1, db: Any = None,
@@ -97,12 +87,15 @@ def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: i
         todo.append((name, path, digest))
     results: list[SubmissionResult] = []
     jails = _warm_jails(assignment, jobs, isolation, [p for _, p, _ in todo])
-    # workers mostly wait on their jails; a short GIL switch interval lets a worker whose jail answered
-    # resume at once instead of waiting up to 5 ms for another worker's Python (judging, building inputs)
+    # ``jobs`` submissions run at a time; with warm jails twice as many workers, so that while one worker
+    # builds a plan or judges a result (Python, in this process) the jail it used already runs the next
+    # submission. Workers mostly wait on jails: a short GIL switch interval lets a worker whose jail
+    # answered resume at once instead of waiting up to 5 ms for another worker's Python.
+    workers = max(1, jobs) * (2 if jails is not None else 1)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(grade_submission, path, assignment, name=name, student=name if seed else None,
                                    seed=seed, run_seed=run_seed, isolation=isolation, time_limits=time_limits,
                                    jails=jails): (name, digest)
@@ -118,7 +111,6 @@ def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: i
     finally:
         sys.setswitchinterval(switch)
         if jails is not None:
-            while not jails.empty():
-                jails.get().close()
+            jails.close()
     order = {name: i for i, (name, _) in enumerate(submissions)}
     return sorted(results, key=lambda r: order.get(r.submission, 0))

@@ -37,6 +37,10 @@ UID_BASE, UID_SPAN = 200_000, 800_000
 OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr kept as feedback
 CHANNEL_LIMIT = 32 * 2**20
 DEFAULT_LIMITS = {"cpu": 60, "fsize": 2 * 2**20, "nofile": 64, "nproc": 64, "core": 0}
+# one BLAS thread: the checks' matrices are tiny, and a BLAS thread pool in the jail's init would be shut down
+# and restarted around every fork (and count against the jail's process limit)
+JAIL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1"}
 HIDDEN = ("/tmp", "/work", "/home", "/srv", "/var/tmp", "/dev/shm", "/run")
 
 
@@ -187,7 +191,7 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
         if isolation == "namespace":
             groups = _cgroups(tag, memory, 256)
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, pass_fds=(w,),
-                                cwd=str(work), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                                cwd=str(work), env=JAIL_ENV,
                                 start_new_session=True,
                                 preexec_fn=(lambda: _join(groups, os.getpid())) if groups else None)
         os.close(w)
@@ -204,6 +208,20 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
         _remove(groups)
         shutil.rmtree(box, ignore_errors=True)
         shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def take_records(line: Any, records: dict[str, dict[str, Any]]) -> None:
+    """Add the check records of one channel line — a single record, or ``{"result": {"batch": [...]}}`` from
+    the one-fork fast path — to ``records``; the first record of a check id wins, anything malformed is
+    skipped (the check then has no result)."""
+    if not isinstance(line, dict):
+        return
+    result = line.get("result")
+    batch = result.get("batch") if isinstance(result, dict) else None
+    for record in batch if isinstance(batch, list) else [line]:
+        rid = record.get("id") if isinstance(record, dict) else None
+        if isinstance(rid, str) and rid not in records:
+            records[rid] = record
 
 
 def _collect(fd: int, proc: subprocess.Popen[bytes], deadline: float) -> tuple[dict[str, dict[str, Any]], str]:
@@ -241,9 +259,7 @@ def _collect(fd: int, proc: subprocess.Popen[bytes], deadline: float) -> tuple[d
             if record.get("done"):
                 done = True
                 break
-            rid = record.get("id")
-            if isinstance(rid, str) and rid not in records:
-                records[rid] = record
+            take_records(record, records)
     os.close(fd)
     if done:  # the harness exits right after "done": let unshare reap it (killing unshare orphans it)
         try:
@@ -330,7 +346,7 @@ class WarmJail:
         self.stdout = open(self.out_dir / "stdout", "ab")
         self.proc = subprocess.Popen(
             jail_command(box, self.uid, f"--serve /mnt/plan.json {ctl_r} {ch_w}"), stdin=subprocess.DEVNULL, stdout=self.stdout, stderr=self.stdout,
-            pass_fds=(ctl_r, ch_w), cwd=str(work), env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            pass_fds=(ctl_r, ch_w), cwd=str(work), env=JAIL_ENV,
             start_new_session=True, preexec_fn=(lambda: _join(self.groups, os.getpid())) if self.groups else None)
         os.close(ctl_r)
         os.close(ch_w)
@@ -380,9 +396,7 @@ class WarmJail:
                     self.last_timing = record.get("seconds")
                     finished = True
                     break
-                rid = record.get("id")
-                if isinstance(rid, str) and rid not in records:
-                    records[rid] = record
+                take_records(record, records)
         if not finished:
             killed = killed or "wall-clock limit of the submission exceeded"
             self.restart()
@@ -412,3 +426,27 @@ class WarmJail:
         if not keep_box:
             shutil.rmtree(self.box, ignore_errors=True)
             shutil.rmtree(self.out_dir, ignore_errors=True)
+
+
+class JailPool:
+    """``jobs`` warm jails shared by more worker threads: a jail is lent only while it runs a submission, so
+    it never waits while a worker builds the next plan or judges the last result. Same ``run`` as a jail."""
+
+    def __init__(self, jobs: int, *, preload_torch: bool = False) -> None:
+        import queue
+
+        self.free: queue.Queue[WarmJail] = queue.Queue()
+        self.jails = [WarmJail(preload_torch=preload_torch) for _ in range(max(1, jobs))]
+        for jail in self.jails:
+            self.free.put(jail)
+
+    def run(self, plan: dict[str, Any], source: bytes) -> SandboxResult:
+        jail = self.free.get()
+        try:
+            return jail.run(plan, source)
+        finally:
+            self.free.put(jail)
+
+    def close(self) -> None:
+        for jail in self.jails:
+            jail.close()
