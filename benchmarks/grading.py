@@ -62,7 +62,7 @@ def in_process(paths: list[Path]) -> int:
     full = 0
     for path in paths:
         content_hash(path, "stage9")
-        result = grade_submission(path, "stage9", name=path.stem, run_seed=SEED, jails=runner)
+        result = grade_submission(path, "stage9", name=path.stem, run_seed=SEED, jail=runner)
         full += result.score == result.max_score
     return full
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,18 @@ import numpy as np
 
 from grader.analytic import SubmissionResult
 from grader.code.checks import CodeCheck
-from grader.code.sandbox import run_plan
+from grader.code.sandbox import SandboxResult, run_plan
 from grader.compare import PartResult
 
 ASSIGNMENTS = ("stage9", "chapter24")
 EXERCISES = {"stage9": ("9.5", "9.6", "9.7", "9.8", "9.9", "9.10", "9.11", "9.12"),
              "chapter24": ("24.11", "24.12", "24.13", "24.21", "24.26")}
 MAX_SOURCE = 256 * 1024
+
+
+def fresh_seed() -> int:
+    """A seed for the hidden inputs of one grading run (64 bits from the OS)."""
+    return int.from_bytes(np.random.SeedSequence().generate_state(2).tobytes(), "little")
 
 
 def build_checks(assignment: str, seed: int) -> list[CodeCheck]:
@@ -46,29 +52,56 @@ def spec_text(assignment: str) -> str:
     return SPEC
 
 
-def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
-                 isolation: str | None = None, timeout: float = 10.0, budget: float = 60.0,
-                 jail: Any = None) -> SubmissionResult:
-    """Run every hidden check on ``source`` in a jail and score it, one result per exercise. ``jail``: a
-    :class:`~grader.code.sandbox.WarmJail` to reuse (batch grading); otherwise a fresh jail."""
-    seed = int.from_bytes(np.random.SeedSequence().generate_state(1).tobytes(), "little") if seed is None else seed
+@dataclass
+class Prepared:
+    """A code submission ready to run: its hidden checks, the plan the jail runs (None when the source is
+    refused before running) and the messages so far."""
+    submission: str
+    assignment: str
+    source: bytes
+    checks: list[CodeCheck]
+    plan: dict[str, Any] | None
+    messages: list[str]
+
+
+def prepare(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
+            timeout: float = 10.0, budget: float = 60.0) -> Prepared:
+    """Draw the hidden checks (``seed``: the run's seed; None draws one) and build the jail's plan."""
+    seed = fresh_seed() if seed is None else seed
     checks = build_checks(assignment, seed)
-    messages: list[str] = []
+    messages = [f"hidden inputs: --run-seed {seed} draws them again"]
     if len(source) > MAX_SOURCE:
-        records: dict[str, dict[str, Any]] = {}
         messages.append(f"submission is {len(source):,} bytes; the limit is {MAX_SOURCE:,}")
-        stdout = stderr = ""
-    else:
-        plan = {"timeout": timeout, "budget": budget, "preload_torch": assignment == "chapter24",
-                "checks": [{"id": c.id, "ops": c.ops} for c in checks]}
-        box = jail.run(plan, source) if jail is not None else \
-            run_plan(plan, {"submission.py": source}, isolation=isolation, wall=budget + 2 * timeout + 15)
+        return Prepared(submission, assignment, source, checks, None, messages)
+    # the checks are a function of (assignment, seed): a warm jail that already holds them is sent the key
+    plan = {"timeout": timeout, "budget": budget, "preload_torch": assignment == "chapter24",
+            "checks": [{"id": c.id, "ops": c.ops} for c in checks], "checks_key": f"{assignment}/{seed}"}
+    return Prepared(submission, assignment, source, checks, plan, messages)
+
+
+def run_prepared(prepared: Prepared, *, isolation: str | None = None, jail: Any = None) -> SandboxResult | None:
+    """Run the plan in ``jail`` (a :class:`~grader.code.sandbox.WarmJail`) or a fresh jail; None if refused."""
+    plan = prepared.plan
+    if plan is None:
+        return None
+    if jail is not None:
+        return jail.run(plan, prepared.source)
+    wall = plan["budget"] + 2 * plan["timeout"] + 15
+    return run_plan(plan, {"submission.py": prepared.source}, isolation=isolation, wall=wall)
+
+
+def score(prepared: Prepared, box: SandboxResult | None) -> SubmissionResult:
+    """Judge the plain data that came back from the jail: one result per exercise."""
+    messages = list(prepared.messages)
+    records: dict[str, dict[str, Any]] = {}
+    stdout = stderr = ""
+    if box is not None:
         records, stdout, stderr = box.records, box.stdout, box.stderr
         messages += box.notes
         if box.killed:
             messages.append(box.killed)
     by_exercise: dict[str, list[tuple[CodeCheck, Fraction, str]]] = {}
-    for check in checks:
+    for check in prepared.checks:
         record = records.get(check.id)
         if record is None:
             share, msg = Fraction(0), "no result (the submission's process ended before this check)"
@@ -84,19 +117,28 @@ def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: 
         share = min(max(Fraction(share), Fraction(0)), Fraction(1))
         by_exercise.setdefault(check.exercise, []).append((check, share, msg))
     parts = []
-    for exercise in EXERCISES[assignment]:
+    for exercise in EXERCISES[prepared.assignment]:
         items = by_exercise.get(exercise, [])
-        score = sum((c.points * s for c, s, _ in items), Fraction(0))
+        total = sum((c.points * s for c, s, _ in items), Fraction(0))
         max_score = sum((c.points for c, _, _ in items), Fraction(0))
         lines = [f"{'✓' if s == 1 else ('½' if s else '✗')} {c.title} ({float(c.points * s):g}/{float(c.points):g}): {m}"
                  for c, s, m in items]
-        status = "correct" if score == max_score else ("partial" if score else "wrong")
-        parts.append(PartResult(exercise, score, max_score, "\n".join(lines), status))
+        status = "correct" if total == max_score else ("partial" if total else "wrong")
+        parts.append(PartResult(exercise, total, max_score, "\n".join(lines), status))
     if stdout.strip():
         messages.append("stdout (truncated):\n" + stdout[:2000])
     if stderr.strip():
         messages.append("stderr (truncated):\n" + stderr[-2000:])
-    return SubmissionResult(submission, assignment, parts, messages)
+    return SubmissionResult(prepared.submission, prepared.assignment, parts, messages)
+
+
+def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
+                 isolation: str | None = None, timeout: float = 10.0, budget: float = 60.0,
+                 jail: Any = None) -> SubmissionResult:
+    """Run every hidden check on ``source`` in a jail and score it, one result per exercise. ``jail``: a
+    :class:`~grader.code.sandbox.WarmJail` to reuse; otherwise a fresh jail."""
+    prepared = prepare(source, assignment, submission=submission, seed=seed, timeout=timeout, budget=budget)
+    return score(prepared, run_prepared(prepared, isolation=isolation, jail=jail))
 
 
 def grade_path(path: Path, assignment: str, **kw: Any) -> SubmissionResult:
