@@ -95,3 +95,32 @@ def test_gradebook_survives_a_kill_mid_batch(tmp_path):
     import tempfile
 
     assert list(Path(tempfile.gettempdir()).glob(f"peftcalc-*-{proc.pid}-*")) == []
+
+
+def test_one_seed_per_run_reported_and_reproducible(tmp_path):
+    """Without --run-seed a batch draws one seed: every submission meets the same hidden inputs, the report
+    names the seed, and grading again with it reproduces the feedback word for word."""
+    import re
+
+    from grader.batch import grade_class, grade_submission
+
+    subs = []
+    for i in range(3):
+        p = tmp_path / f"s{i}.py"
+        shutil.copy(REFERENCE / "stage9.py", p)
+        subs.append((p.stem, p))
+    broken = tmp_path / "s3.py"  # a classic mistake, so that the feedback carries numbers drawn from the seed
+    broken.write_text((REFERENCE / "stage9.py").read_text().replace("self.scaling = alpha / rank", "self.scaling = alpha"))
+    subs.append(("s3", broken))
+    results = grade_class(subs, "stage9", jobs=2)
+    seeds = {m for r in results for m in r.messages if m.startswith("hidden inputs")}
+    assert len(seeds) == 1, seeds
+    seed = int(re.search(r"--run-seed (\d+)", seeds.pop()).group(1))
+    assert [r.score for r in results] == [38, 38, 38, results[3].score] and results[3].score < 38
+    again = grade_submission(broken, "stage9", name="s3", run_seed=seed)
+    assert [p.feedback for p in again.parts] == [p.feedback for p in results[3].parts]
+    from grader.code.runner import prepare  # and the seed is what decides the hidden inputs
+
+    source = broken.read_bytes()
+    assert prepare(source, "stage9", seed=seed).plan["checks"] == prepare(source, "stage9", seed=seed).plan["checks"]
+    assert prepare(source, "stage9", seed=seed).plan["checks"] != prepare(source, "stage9", seed=seed + 1).plan["checks"]
