@@ -637,8 +637,11 @@ def serve(plan_path: str, control: int, channel: int) -> None:
             def emit(record: dict[str, Any], token: str = token) -> None:
                 os.write(channel, (json.dumps({**record, "job": token}) + "\n").encode())
 
+            held: list[bytes] = []
+
             def emit_batch(line: str, token: str = token) -> None:
-                os.write(channel, f'{{"job": "{token}", "result": {line}}}\n'.encode())
+                # held back and written with "done": the grader wakes once per submission, not twice
+                held.append(f'{{"job": "{token}", "result": {line}}}\n'.encode())
 
             t1 = time.monotonic()
             grade_job(module_path, checks, float(job["timeout"]), float(job["budget"]), emit, emit_batch)
@@ -649,7 +652,7 @@ def serve(plan_path: str, control: int, channel: int) -> None:
             _wipe()
             done["seconds"] = {"setup": round(t1 - t0, 4), "checks": round(t2 - t1, 4),
                                "cleanup": round(time.monotonic() - t2, 4)}
-            os.write(channel, (json.dumps(done) + "\n").encode())
+            os.write(channel, b"".join(held) + (json.dumps(done) + "\n").encode())
 
 
 def main() -> None:
