@@ -95,11 +95,10 @@ def grade_submission(path: Path, assignment: str, *, name: str | None = None, st
     return _close(sub, box)
 
 
-def _warm_jails(assignment: str, jobs: int, isolation: str | None, paths: list[Path]) -> Any:
-    """``jobs`` warm jails when several code submissions are graded with namespace isolation."""
+def _warm_jails(assignment: str, jobs: int, isolation: str | None, code: int) -> Any:
+    """``jobs`` warm jails when several (``code``) code submissions are graded with namespace isolation."""
     from grader.code.sandbox import JailPool, isolation_available
 
-    code = sum(1 for p in paths if submission_files(p)[0])
     if assignment not in CODE_ASSIGNMENTS or code < 2 or (isolation or isolation_available()) != "namespace":
         return None
     return JailPool(min(jobs, code), preload_torch=assignment == "chapter24")
@@ -124,20 +123,21 @@ def _drive(jails: list[Any], todo: list[tuple[str, Path, str]], open_one: Callab
             else:
                 ready.append(sub)
 
+    def start(jail: Any) -> None:
+        sub = ready.popleft()
+        jail.submit(sub.code.plan, sub.code.source)
+        running[jail] = sub
+
     refill()
     while ready or running:
         for jail in jails:
             if jail not in running and ready:
-                sub = ready.popleft()
-                jail.submit(sub.code.plan, sub.code.source)
-                running[jail] = sub
+                start(jail)
         finished = [(jail, box) for jail in list(running) if (box := jail.poll()) is not None]
         for jail, box in finished:
             sub = running.pop(jail)
             if ready:  # the jail starts on the next submission before this one is judged
-                nxt = ready.popleft()
-                jail.submit(nxt.code.plan, nxt.code.source)
-                running[jail] = nxt
+                start(jail)
             done(sub, _close(sub, box))
         refill()
         if running and not finished:
@@ -160,7 +160,8 @@ def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: i
                 on_done(name, None)
             continue
         todo.append((name, path, digest))
-    if run_seed is None and any(submission_files(p)[0] for _, p, _ in todo):
+    code = sum(1 for _, p, _ in todo if submission_files(p)[0])
+    if run_seed is None and code:
         from grader.code.runner import fresh_seed
 
         run_seed = fresh_seed()  # the whole class meets the same hidden inputs
@@ -177,7 +178,7 @@ def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: i
         return _open(path, assignment, name, digest, student=name if seed else None, seed=seed, run_seed=run_seed,
                      time_limits=time_limits)
 
-    pool = _warm_jails(assignment, jobs, isolation, [p for _, p, _ in todo])
+    pool = _warm_jails(assignment, jobs, isolation, code)
     if pool is not None:
         try:
             _drive(pool.jails, todo, open_one, lambda sub, result: done(sub.name, sub.digest, result))
