@@ -13,7 +13,12 @@ peftcalc lists the same saved tensors from the architecture, so that it adapts t
   only adapted or trainable linears keep their input; LoRA also keeps the s·b·r intermediate;
 - gradient checkpointing: ``full`` keeps each block's input (2sbh) plus one block's activations
   while it is recomputed; ``selective`` drops only the s² attention terms (Korthikanti §5);
-- causal-LM heads: 16-bit logits (2sbV) and the fp32 log-softmax of the loss (4sbV).
+- eager attention with GQA: K and V are repeated to every query head before the products (transformers'
+  ``repeat_kv``), and those copies are what is saved; flash kernels read the kv heads themselves;
+- causal-LM heads: the step's peak is in the loss's backward, where the fp32 log-softmax output (saved),
+  its gradient and the fp32 logits' gradient are alive together: 12sbV. (Earlier, at the loss, the
+  16-bit logits, their fp32 copy and the log-softmax make only 10sbV.) A caller that keeps the logits
+  (the model's output object) holds another 2sbV.
 Biases, RoPE tables and other O(s) buffers are ignored.
 """
 
@@ -47,13 +52,19 @@ class ActivationItem:
 class ActivationEstimate:
     """Activation bytes of one step, with the per-block items that make it up."""
 
-    total_bytes: int
+    total_bytes: int              # at the step's peak: saved tensors + the loss's gradients then alive
     per_block_bytes: int
     blocks: int
-    head_bytes: int
+    head_bytes: int               # final norm, LM head and loss, gradients at the peak included
     items: tuple[ActivationItem, ...]
     assumptions: tuple[str, ...] = field(default=())
     formula: str = ""
+    loss_gradient_bytes: int = 0  # of head_bytes: gradients, not saved tensors (8sbV)
+
+    @property
+    def saved_bytes(self) -> int:
+        """What autograd saves for the backward pass (``saved_tensors_hooks`` sees these)."""
+        return self.total_bytes - self.loss_gradient_bytes
 
 
 # A block's linear layers by role, as suffixes of their path inside the block; the first role that
@@ -108,8 +119,9 @@ def block_items(
     def attention_items(label: str) -> None:
         if "qkv" in roles:
             items.append(ActivationItem(f"{label}: q/k/v input", B * h))
-        items.append(ActivationItem(f"{label}: Q and K (for QKᵀ)", B * (q_dim + kv)))
-        items.append(ActivationItem(f"{label}: V", B * kv))
+        saved_kv = q_dim if attention == "eager" else kv  # eager saves K and V repeated per query head
+        items.append(ActivationItem(f"{label}: Q and K (for QKᵀ)", B * (q_dim + saved_kv)))
+        items.append(ActivationItem(f"{label}: V", B * saved_kv))
         if attention == "eager":
             items.append(ActivationItem(f"{label}: softmax output", 0, B * a))
             if dropout:
@@ -185,13 +197,16 @@ def estimate(
         formula = f"{arch.blocks} block inputs × {kept:,} B + one recomputed block {max(enc_block, dec_block):,} B"
         assumptions.append("full recomputation: 2sbh per block + one block recomputed at a time")
     head = B * batch * seq * arch.hidden_size  # final norm input
+    loss_gradients = 0
     if arch.output_head is not None:
-        head += 6 * batch * seq * arch.vocab_size  # 16-bit logits + fp32 log-softmax of the loss
+        loss_gradients = 8 * batch * seq * arch.vocab_size  # fp32 gradients of the log-probs and of the logits
+        head += 4 * batch * seq * arch.vocab_size + loss_gradients  # + the fp32 log-probs, saved
         if "head" in roles:
             head += B * batch * seq * arch.hidden_size
-        assumptions.append("LM head: 16-bit logits (2sbV) + fp32 log-softmax for the loss (4sbV)")
+        assumptions.append("LM head: the loss's backward holds the fp32 log-softmax, its gradient and the "
+                           "logits' gradient (12sbV)")
     return ActivationEstimate(stored + head, max(enc_block, dec_block), arch.blocks, head, tuple(enc_items + dec_items),
-                              tuple(assumptions), f"b={batch}, s={seq}: {formula} + head {head:,} B")
+                              tuple(assumptions), f"b={batch}, s={seq}: {formula} + head {head:,} B", loss_gradients)
 
 
 def korthikanti_bytes(*, seq: int, batch: int, hidden: int, heads: int, layers: int = 1) -> int:

@@ -148,8 +148,11 @@ class TinyDecoder(nn.Module):
         return self.lm_head(self.model.norm(x))
 
     def loss(self, ids: torch.Tensor) -> torch.Tensor:
-        logits = self(ids)
-        return nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1).float(), ids[:, 1:].flatten())
+        """Next-token loss as transformers computes it: fp32 logits, labels shifted (not the logits, which
+        would copy them), the last position ignored."""
+        logits = self(ids).float()
+        labels = nn.functional.pad(ids[:, 1:], (0, 1), value=-100)
+        return nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.flatten(), ignore_index=-100)
 
 
 def tiny_llama_arch(*, hidden: int = 64, layers: int = 2, heads: int = 4, kv_heads: int = 2, ffn: int = 172,

@@ -27,8 +27,20 @@ def test_tiny_llama_activations_by_hand():
     # + gate out 256 + SiLU out & up out 512 + down input 256 = 1936 B/token
     est = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=[m.name for m in TINY_LLAMA.linear_modules()])
     assert est.per_block_bytes == 1936 * 8
-    # head: final norm input 2·64 + logits 6·100 (16-bit + fp32 log-softmax) + lm_head input 2·64, per token
-    assert est.total_bytes == 2 * 1936 * 8 + (128 + 600 + 128) * 8
+    # head: final norm input 2·64 + 12·100 (in the loss's backward: fp32 log-probs, their gradient and the
+    # logits' gradient, measured on CPU and on an H100 in tests/peftcalc/verify) + lm_head input 2·64, per token
+    assert est.total_bytes == 2 * 1936 * 8 + (128 + 1200 + 128) * 8
+
+
+def test_eager_attention_saves_k_and_v_repeated_per_query_head():
+    # eager GQA multiplies by K and V repeated to the 4 query heads (transformers' repeat_kv), so Q,K and V are
+    # saved at q width: 2·(64+64) + 2·64 instead of 2·(64+32) + 2·32; the s² softmax output is 2·4 heads·s
+    names = [m.name for m in TINY_LLAMA.linear_modules()]
+    flash = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names)
+    eager = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names, attention="eager")
+    flash_only = 128 + 16  # flash output + log-sum-exp
+    eager_only = 2 * 4 * 4 + 128 + (256 - 192) + (128 - 64)  # softmax output, o_proj input, repeated K and V
+    assert eager.per_block_bytes - flash.per_block_bytes == (eager_only - flash_only) * 8
 
 
 def test_lora_saves_only_adapted_inputs():
@@ -36,13 +48,13 @@ def test_lora_saves_only_adapted_inputs():
     est = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names, lora_rank=4)
     # frozen MLP: no MLP input (128) or down input (256); + LoRA A·x for q and v: 2 × 4 fp32 values = 32
     assert est.per_block_bytes == (1936 - 128 - 256 + 32) * 8
-    assert est.total_bytes == 2 * est.per_block_bytes + (128 + 600) * 8
+    assert est.total_bytes == 2 * est.per_block_bytes + (128 + 1200) * 8
 
 
 def test_checkpointing_full_and_selective():
     names = [m.name for m in TINY_LLAMA.linear_modules()]
     full = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names, checkpointing="full")
-    assert full.total_bytes == 2 * (128 * 8) + 1936 * 8 + (128 + 600 + 128) * 8  # block inputs + one block + head
+    assert full.total_bytes == 2 * (128 * 8) + 1936 * 8 + (128 + 1200 + 128) * 8  # block inputs + one block + head
     eager = estimate(TINY_LLAMA, batch=1, seq=16, trained_names=names, attention="eager")
     selective = estimate(TINY_LLAMA, batch=1, seq=16, trained_names=names, attention="eager", checkpointing="selective")
     assert eager.per_block_bytes - selective.per_block_bytes == 2 * 4 * 16 * 16  # the softmax scores 2·a·s²·b

@@ -99,18 +99,53 @@ def test_meta_device_memory_accounting_for_a_7b_model():
     assert results[1].numbers["measured"]["adapters"] == 4 * 16 * 2 * 32 * (4096 + 4096)  # fp32 q,v r=16
 
 
-def test_cuda_code_path_runs_with_a_stand_in_probe():
-    from peftcalc.verify.cuda import cuda_memory_checks
+def test_cuda_step_accounting_on_cpu_allocations():
+    # The CUDA check's own code, with CPU storages counted instead of the CUDA allocator's. It caught a
+    # reset between the second step and reading its peak (activations read 0 B on an H100).
+    from peftcalc.verify.cuda import CpuAllocations, cuda_memory_checks
 
-    class Probe:
-        device = torch.device("cpu")
-        allocated = peak = staticmethod(lambda: 0)
-        reset = release = staticmethod(lambda: None)
-
-    shape = {"t": dict(hidden=32, layers=1, heads=2, kv_heads=1, ffn=64, vocab=50)}
-    results = list(cuda_memory_checks(batch=1, seq=8, shapes=shape, probe=Probe(), name="dry run"))
+    shape = {"t": dict(hidden=64, layers=2, heads=4, kv_heads=2, ffn=128, vocab=256)}
+    with CpuAllocations() as probe:
+        results = list(cuda_memory_checks(batch=2, seq=32, shapes=shape, probe=probe, name="cpu"))
     assert [c.name.split()[-6] for c in results] == ["full", "lora"]
-    assert all("model:" in c.detail for c in results)
+    for check in results:
+        measured, model = check.numbers["measured"], check.numbers["model"]
+        assert measured["activations (peak above static)"] > 0.5 * model["activations"]
+        assert measured["peak_step"] == sum(v for k, v in measured.items() if k != "peak_step")
+        assert 0.8 <= check.numbers["ratio"] <= 1.25, check.detail
+    assert all("differ: " in c.detail for c in results)
+    full, lora = (c.numbers["measured"] for c in results)
+    assert abs(full["gradients"] / results[0].numbers["model"]["gradients"] - 1) < 0.01  # + a few temporaries
+    assert lora["gradients"] < full["gradients"] / 10
+
+
+def test_differences_name_the_components_and_why():
+    from peftcalc.verify.cuda import differences
+
+    model = {"weights": 1000, "adapters": 0, "gradients": 1000, "optimizer": 2000, "activations": 5000}
+    measured = {"weights+adapters": 1001, "gradients": 1100, "optimizer": 2000,
+                "activations (peak above static)": 4000, "peak_step": 8101}
+    diff = differences(measured, model)
+    assert [d.split()[0] for d in diff] == ["gradients", "activations"]
+    assert "+10.0% (cuBLAS" in diff[0] and "-20.0%" in diff[1]
+
+
+def test_step_peak_with_a_large_vocabulary_is_the_loss_backward():
+    # V ≫ h: the peak is in the loss's backward, where the fp32 log-probs, their gradient and the logits'
+    # gradient (12sbV) are alive together. Counting only what is saved (4sbV) would miss it by ~2/3.
+    from peftcalc.activations import estimate
+    from peftcalc.verify.cuda import CpuAllocations, step_peak
+    from peftcalc.verify.models import tiny_llama_arch
+
+    shape = dict(hidden=64, layers=2, heads=4, kv_heads=4, ffn=128, vocab=8192)
+    with CpuAllocations() as probe:
+        step, memory = step_peak(shape, "full", 2, 64, probe)
+    peak, model = step["activations (peak above static)"], memory.breakdown["activations"]
+    assert abs(peak / model - 1) < 0.03
+    names = [m.name for m in tiny_llama_arch(**shape).linear_modules()]
+    gradients = estimate(tiny_llama_arch(**shape), batch=2, seq=64, trained_names=names, attention="eager",
+                         dtype_bytes=4).loss_gradient_bytes
+    assert gradients == 8 * 2 * 64 * 8192 and peak / (model - gradients) > 1.3
 
 
 def test_cli_verify_json_and_errors(capsys):
@@ -136,6 +171,8 @@ def test_cli_memory_example_from_the_issue(capsys):
                  "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     groups = [c["group"] for c in data["checks"]]
-    assert groups == ["memory", "activations", "activations", "cuda"]
+    cuda = [c for c in data["checks"] if c["group"] == "cuda"]  # one skip without a GPU; 2 shapes × 2 methods with
+    assert len(cuda) == (4 if torch.cuda.is_available() else 1)
+    assert groups == ["memory"] + ["activations"] * 4 + ["cuda"] * len(cuda)
     assert "b=2, s=32" in data["checks"][1]["name"]
     assert main(["verify", "--memory", "--batch", "0"]) == 2
