@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,15 @@ def spec_text(assignment: str) -> str:
     return SPEC
 
 
+@lru_cache(maxsize=8)
+def run_checks(assignment: str, seed: int) -> tuple[tuple[CodeCheck, ...], list[dict[str, Any]]]:
+    """The run's hidden checks and their plan entries, built once per (assignment, seed) — a batch grades
+    every submission on the same inputs, and building them (the inputs, what is expected) costs ~4 ms.
+    Shared between submissions: neither is modified (checks are frozen, judges keep no state)."""
+    checks = tuple(build_checks(assignment, seed))
+    return checks, [{"id": c.id, "ops": c.ops} for c in checks]
+
+
 @dataclass
 class Prepared:
     """A code submission ready to run: its hidden checks, the plan the jail runs (None when the source is
@@ -59,7 +69,7 @@ class Prepared:
     submission: str
     assignment: str
     source: bytes
-    checks: list[CodeCheck]
+    checks: tuple[CodeCheck, ...]
     plan: dict[str, Any] | None
     messages: list[str]
 
@@ -68,14 +78,14 @@ def prepare(source: bytes, assignment: str, *, submission: str = "", seed: int |
             timeout: float = 10.0, budget: float = 60.0) -> Prepared:
     """Draw the hidden checks (``seed``: the run's seed; None draws one) and build the jail's plan."""
     seed = fresh_seed() if seed is None else seed
-    checks = build_checks(assignment, seed)
+    checks, plan_checks = run_checks(assignment, seed)
     messages = [f"hidden inputs: --run-seed {seed} draws them again"]
     if len(source) > MAX_SOURCE:
         messages.append(f"submission is {len(source):,} bytes; the limit is {MAX_SOURCE:,}")
         return Prepared(submission, assignment, source, checks, None, messages)
     # the checks are a function of (assignment, seed): a warm jail that already holds them is sent the key
     plan = {"timeout": timeout, "budget": budget, "preload_torch": assignment == "chapter24",
-            "checks": [{"id": c.id, "ops": c.ops} for c in checks], "checks_key": f"{assignment}/{seed}"}
+            "checks": plan_checks, "checks_key": f"{assignment}/{seed}"}
     return Prepared(submission, assignment, source, checks, plan, messages)
 
 
