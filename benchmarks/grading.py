@@ -11,8 +11,9 @@ the jail replaced by running the plan in this process, one submission after anot
 The two are measured in alternating rounds and the ratio is taken per round (the in-process run just
 before the sandboxed one): on a shared, noisy machine the speed of the whole machine drifts by ±30 %
 within a minute, which a single pair of measurements would mistake for overhead. One untimed round of
-each comes first (this process's imports and first calls). The median round is the result; the ratio of the best times of each (as ``timeit`` would report) is printed too. Each round also prints the machine's busy CPU per submission (from /proc/stat), so that a
-slow round can be told apart from a slow grader.
+each comes first (this process's imports and first calls). The median round is the result; the ratio of
+the best times of each (as ``timeit`` would report) is printed too. Each round also prints the machine's
+busy CPU per submission (from /proc/stat), so that a slow round can be told apart from a slow grader.
 """
 
 from __future__ import annotations
