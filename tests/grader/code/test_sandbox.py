@@ -39,3 +39,14 @@ def test_a_warm_jail_that_died_is_reported_and_restarted():
         assert grade_source(source, "stage9", seed=3, jail=jail).score == 38  # restarted, checks sent again
     finally:
         jail.close()
+
+
+def test_a_syntax_error_fails_every_check_and_names_the_line():
+    # the submission is compiled inside the jail's fork (bounded by its limits), never by the jail's init
+    source = (REFERENCE / "stage9.py").read_bytes() + b"\n\ndef broken(:\n    pass\n"
+    line = source.count(b"\n") - 1
+    result = grade_source(source, "stage9", seed=3)
+    assert result.score == 0 and result.max_score == 38
+    feedback = "\n".join(part.feedback for part in result.parts)
+    assert feedback.count("importing the submission failed: SyntaxError") == feedback.count("✗")
+    assert f"line {line})" in feedback
