@@ -170,6 +170,17 @@ def run_ops(module: Any, ops: list[dict[str, Any]]) -> list[Any]:
     return out
 
 
+def run_all(module: Any, checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per check, in order: its returned values, or what it raised."""
+    out: list[dict[str, Any]] = []
+    for check in checks:
+        try:
+            out.append({"id": check["id"], "ok": True, "values": run_ops(module, check["ops"])})
+        except BaseException as exc:  # noqa: BLE001 - anything the student does is reported
+            out.append({"id": check["id"], "ok": False, "error": describe_error(exc)})
+    return out
+
+
 def _seed(env: dict[str, Any], seed: int) -> None:
     _np().random.seed(seed)
     if "torch" in sys.modules:
@@ -400,11 +411,7 @@ def run_batch_in_fork(module_path: str, checks: list[dict[str, Any]], limit: flo
                 why = f"importing the submission failed: {describe_error(exc)}"
                 out = [{"id": c["id"], "ok": False, "error": why} for c in checks]
             else:
-                for check in checks:
-                    try:
-                        out.append({"id": check["id"], "ok": True, "values": run_ops(module, check["ops"])})
-                    except BaseException as exc:  # noqa: BLE001
-                        out.append({"id": check["id"], "ok": False, "error": describe_error(exc)})
+                out = run_all(module, checks)
             data = (_dumps({"batch": out}) + "\n").encode()
             _flush()
         except BaseException:  # noqa: BLE001 - unserialisable results: let the careful path sort it out
