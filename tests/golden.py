@@ -1,14 +1,13 @@
-"""Loaders for ../shared/golden (reference counts taken from real transformers 5.23.0 + peft 0.21.2)."""
+"""Loaders for tests/data/golden (reference counts taken from real transformers 5.23.0 + peft 0.21.2; its README says
+how to take them again)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-# CI clones main with shared/ beside it; PEFTCALC_SHARED points elsewhere when needed.
-GOLDEN_DIR = Path(os.environ.get("PEFTCALC_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "golden"
+GOLDEN_DIR = Path(__file__).resolve().parent / "data" / "golden"
 
 
 def golden() -> dict[str, Any]:

@@ -34,6 +34,7 @@ HARNESS = Path(__file__).with_name("harness.py")
 # Each jail runs under its own uid (no passwd entry needed): RLIMIT_NPROC counts processes per uid, so a
 # fork spray in one submission cannot starve another graded beside it.
 UID_BASE, UID_SPAN = 200_000, 800_000
+_ISSUED_UIDS: set[int] = set()
 OUTPUT_LIMIT = 64 * 1024          # bytes of stdout/stderr kept as feedback
 CHANNEL_LIMIT = 32 * 2**20
 DEFAULT_LIMITS = {"cpu": 60, "fsize": 2 * 2**20, "nofile": 64, "nproc": 64, "core": 0}
@@ -53,6 +54,19 @@ class SandboxResult:
     isolation: str
     killed: str = ""
     notes: list[str] = field(default_factory=list)
+
+
+def _jail_uid(tag: str) -> int:
+    """The uid of a new jail (from its random tag), remembered so that this process can tell its own jails'
+    processes from those of another grader on the machine."""
+    uid = UID_BASE + int(tag, 16) % UID_SPAN
+    _ISSUED_UIDS.add(uid)
+    return uid
+
+
+def issued_uids() -> frozenset[int]:
+    """Every jail uid this process has handed out (what a leftover check should look for, and nothing else)."""
+    return frozenset(_ISSUED_UIDS)
 
 
 def isolation_available() -> str:
@@ -166,7 +180,7 @@ def run_plan(plan: dict[str, Any], files: dict[str, bytes], *, memory: int = 2 *
     box = _box("box")
     out_dir = _box("out")
     tag = uuid.uuid4().hex[:12]
-    uid = UID_BASE + int(tag, 16) % UID_SPAN
+    uid = _jail_uid(tag)
     groups: list[Path] = []
     started = time.monotonic()
     notes: list[str] = []
@@ -347,7 +361,7 @@ class WarmJail:
 
     def __init__(self, *, preload_torch: bool = False, memory: int = 2 * 2**30) -> None:
         self.tag = uuid.uuid4().hex[:12]
-        self.uid = UID_BASE + int(self.tag, 16) % UID_SPAN
+        self.uid = _jail_uid(self.tag)
         self.box = _box("box")
         self.out_dir = _box("out")
         self.groups: list[Path] = []

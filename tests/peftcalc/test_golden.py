@@ -1,4 +1,4 @@
-"""Every row of ../shared/golden/peft_counts.json, reproduced exactly.
+"""Every row of tests/data/golden/peft_counts.json, reproduced exactly.
 
 Source: the golden file — transformers 5.23.0 + peft 0.21.2 on the meta device,
 ``PeftModel.get_nb_trainable_parameters()`` → (trainable, all); BitFit rows are Σ numel of *.bias.
