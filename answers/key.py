@@ -24,6 +24,14 @@ Unit = Literal["params", "bytes", "USD", "queries", "days", "percent", "ratio", 
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """A numeric answer is right within ``rel`` (relative) or ``abs`` (absolute, in the unit)."""
+
+    rel: Fraction = Fraction(1, 100)
+    abs: Fraction = Fraction(0)
+
+
+@dataclass(frozen=True)
 class Accepted:
     """One defensible convention and its value, with a one-line reason (and its breakdown)."""
 
@@ -32,6 +40,7 @@ class Accepted:
     reason: str
     breakdown: tuple[tuple[str, Value], ...] = ()
     unit: str = ""               # when it differs from the answer's unit (e.g. 128× accepted as 0.78125 %)
+    tolerance: Tolerance | None = None  # when it differs from the answer's (an exact figure beside an estimate)
 
 
 @dataclass(frozen=True)
@@ -52,14 +61,7 @@ class RubricPoint:
     point: str
     keywords: tuple[str, ...]
     weight: int = 1
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """A numeric answer is right within ``rel`` (relative) or ``abs`` (absolute, in the unit)."""
-
-    rel: Fraction = Fraction(1, 100)
-    abs: Fraction = Fraction(0)
+    value_shows: bool = False    # writing the part's value (24.7c's r = 9) shows this point
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,12 @@ class Part:
         unknown = sorted(set(inputs) - set(names))
         if unknown:
             raise InputError("input", unknown[0], f"one of {', '.join(names) or '(none: this part has no inputs)'}")
+        from answers.seed_notes import NOTES
+
         used = {**names, **inputs}
         ans = self.solve(**used)
         return replace(ans, id=self.id, question=self.question, source=self.source,
-                       inputs=tuple(used.items()))
+                       inputs=tuple(used.items()), notes=ans.notes + NOTES.get(self.id, ()))
 
 
 def part(registry: list[Part], part_id: str, question: str, source: str, kind: Kind = "numeric") -> Callable[[Solver], Solver]:

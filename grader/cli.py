@@ -21,15 +21,24 @@ def add_command(sub: Any) -> None:
                                    "(stage9, chapter24, lesson19). Numbers in any unit and notation, formulas, "
                                    "choices; prose against the key's rubric (marked for review).",
                        epilog="examples:\n  peftcalc grade --template stage9 > answers.yaml\n"
+                              "  peftcalc grade --template stage9 --student alice --seed fall26 > alice.yaml\n"
+                              "  peftcalc grade --student-pack packs/alice --assignment stage9 --student alice --seed fall26\n"
                               "  peftcalc grade alice/answers.yaml --assignment stage9\n"
                               "  peftcalc grade subs/ --assignment chapter24 --json results.json --csv gradebook.csv\n"
                               "  peftcalc grade --variant stage9 --student s1234567 --seed fall26",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="*", type=Path, help="answer files, or folders of them (one per student)")
     p.add_argument("--assignment", help="stage9, chapter24 or lesson19")
-    p.add_argument("--template", metavar="ASSIGNMENT", help="print a blank answer file with every part and question")
+    p.add_argument("--template", metavar="ASSIGNMENT",
+                   help="print a blank answer file with every part and question (with --student and --seed: "
+                        "that student's numbers)")
+    p.add_argument("--student-pack", type=Path, metavar="DIR",
+                   help="write a student pack for --assignment into DIR: the template (with --student/--seed, "
+                        "that student's numbers) and a self-check that reads answers as the grader does, "
+                        "with no answer key")
     p.add_argument("--variant", metavar="ASSIGNMENT", help="print a student's own numbers and their key")
-    p.add_argument("--student", help="student ID (with --variant, or to grade one file against its variant)")
+    p.add_argument("--student", help="student ID (with --variant, --template, --student-pack, or to grade one file "
+                                     "against its variant)")
     p.add_argument("--seed", help="course seed for per-student variants (grading: each submission's name is the ID)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write Gradescope results.json ('-' for stdout)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write a CSV gradebook")
@@ -45,7 +54,19 @@ def add_command(sub: Any) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     if ns.template:
-        return _template(ns.template)
+        from grader.template import template
+
+        sys.stdout.write(template(ns.template, student=ns.student, seed=ns.seed) + "\n")
+        return 0
+    if ns.student_pack:
+        from grader.student_pack import write_pack
+
+        if not ns.assignment:
+            raise InputError("--assignment", "(none)", "the assignment of the pack (stage9, chapter24, lesson19)")
+        files = write_pack(ns.student_pack, ns.assignment, student=ns.student, seed=ns.seed)
+        print(f"wrote {len(files)} files to {ns.student_pack}: hand the folder to the student; "
+              f"they fill in answers.yaml and run `python selfcheck.py` (no key inside)")
+        return 0
     if ns.variant:
         return _variant(ns.variant, ns.student, ns.seed)
     if ns.spec:
@@ -159,26 +180,6 @@ def _one_student(folder: Path) -> bool:
     py = [e for e in entries if e.suffix == ".py"]
     answers = [e for e in entries if e.suffix.lower() in SUFFIXES]
     return len(py) <= 1 and len(answers) <= 1 and bool(py) and bool(answers)
-
-
-def _template(assignment: str) -> int:
-    import answers
-
-    parts = answers.assignment(assignment)
-    lines = [f"# peftcalc answer file — assignment {assignment}",
-             "# Write each answer after its part ID. Numbers may carry units (84 GB, 0.39%, $0.0185, 3.3 days),",
-             "# suffixes (4.19M) or be formulas (r*(d+k)); explanations are plain text (use quotes or | blocks).", ""]
-    for part in parts:
-        lines.append(f"# {part.id} [{part.kind}] {part.question}")
-        if part.kind == "group":
-            lines.append(f'"{part.id}":')
-            for item in part.answer().items:
-                lines.append(f'  {item.id.rsplit(".", 1)[1]}: ""   # {item.question}')
-        else:
-            lines.append(f'"{part.id}": ""')
-        lines.append("")
-    sys.stdout.write("\n".join(lines))
-    return 0
 
 
 def _variant(assignment: str, student: str | None, seed: str | None) -> int:

@@ -1,8 +1,8 @@
-"""Reading what students write: numbers with units and suffixes, formulas, choices — safely.
+"""The pieces of reading what students write — number literals, units, formulas — safely.
 
-Numbers: ``65536``, ``65,536``, ``65_536``, ``6.5536e4``, ``65.5K``, ``~65.5k``, ``4.19M``, ``1.07B``,
-``0.39%``, ``256x``, ``1:256``, ``84 GB``, ``78.2 GiB``, ``$0.0185``, ``3.3 days``. Each keeps the
-precision it was written with (half a unit of its last digit), so ``4.19M`` is right for 4,194,304.
+A number literal keeps the precision it was written with (half a unit of its last digit), so ``4.19M``
+is right for 4,194,304; :mod:`grader.reading` finds the answer's numbers and units in a sentence or a
+chain of working and does its arithmetic.
 Formulas: ``r*(d+k)``, ``2*r*d``, ``r(d + k)``, ``\\frac{\\alpha}{r}`` — parsed by sympy after a
 whitelist check of every token (no names but the known symbols, no attribute access, no calls but
 ``sqrt``), with bounded length and exponents; nothing is evaluated that the whitelist did not allow.
@@ -26,14 +26,6 @@ _TIME_UNITS = {"day": Fraction(1), "days": Fraction(1), "d": Fraction(1), "hour"
                "weeks": Fraction(7)}
 _SUFFIX = {"k": 10**3, "m": 10**6, "b": 10**9, "bn": 10**9, "t": 10**12, "thousand": 10**3, "million": 10**6,
            "billion": 10**9, "trillion": 10**12}
-_WORDS = {"params", "parameters", "parameter", "queries", "query", "gpus", "gpu", "tokens", "trainable"}
-
-_NUM = r"[-+]?(?:\d{1,3}(?:[,_]\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?"
-_QUANTITY = re.compile(
-    rf"^\s*(?:~|≈|approx\.?|about|around)?\s*(?P<cur>\$)?\s*(?P<num>{_NUM})\s*(?P<unit>[A-Za-z%×]*)\s*"
-    rf"(?P<rest>[A-Za-z ]*)\s*$")
-_RATIO = re.compile(rf"^\s*(?P<a>{_NUM})\s*:\s*(?P<b>{_NUM})\s*$")
-
 
 class ParseError(ValueError):
     """The answer could not be read; the message says what was not understood."""
@@ -64,61 +56,6 @@ def _digits(num: str) -> tuple[Fraction, Fraction, int]:
     if "." not in mantissa:
         digits = digits.rstrip("0") or digits  # 84000 has 2 significant digits as far as we can tell
     return value, half, max(1, len(digits))
-
-
-def parse_quantity(text: str, *, hint: str = "") -> Quantity:
-    """One number with an optional unit. ``hint``: the expected unit (decides whether a trailing 'B' is
-    bytes or billions)."""
-    raw = text
-    text = str(text).strip().replace("\u2009", " ").replace("\xa0", " ")
-    if len(text) > MAX_TEXT:
-        raise ParseError("answer too long to be a number")
-    text = re.sub(r"^\s*[A-Za-zα_]\w*\s*=\s*(?=[-+$~.\d])", "", text)  # "r = 8", "params = 65536"
-    ratio = _RATIO.match(text)
-    if ratio:
-        a, ha, da = _digits(ratio["a"])
-        b, _, _ = _digits(ratio["b"])
-        if a == 0:
-            raise ParseError(f"ratio {text!r} divides by zero")
-        return Quantity(b / a, "ratio", Fraction(0), da, raw, ":")
-    m = _QUANTITY.match(text)
-    if not m:
-        raise ParseError(f"could not read {text[:60]!r} as a number with a unit")
-    value, half, sig = _digits(m["num"])
-    unit = m["unit"]
-    rest = m["rest"].strip().lower()
-    low = unit.lower()
-    scale: Fraction | int = 1
-    dim = ""
-    if m["cur"]:
-        dim = "USD"
-    if low in ("%", "percent"):
-        dim = "percent"
-    elif low in ("x", "×", "times", "fold"):
-        dim = "ratio"
-    elif low == "b" and hint != "bytes":
-        scale = 10**9   # 1.07B parameters
-    elif low in _BYTE_UNITS:
-        dim, scale = "bytes", _BYTE_UNITS[low]
-    elif low in _SUFFIX:
-        scale = _SUFFIX[low]
-        if rest.split()[:1] and rest.split()[0] in _BYTE_UNITS:  # "84 thousand bytes"
-            dim, scale = "bytes", scale * _BYTE_UNITS[rest.split()[0]]
-            rest = " ".join(rest.split()[1:])
-    elif low in _TIME_UNITS:
-        dim, scale = "days", _TIME_UNITS[low]
-    elif low in ("usd", "dollars", "dollar"):
-        dim = "USD"
-    elif low and low not in _WORDS:
-        raise ParseError(f"unknown unit {unit!r} in {text[:60]!r}")
-    if rest and rest not in _WORDS and not all(w in _WORDS or w in ("per", "query", "of") for w in rest.split()):
-        if rest in ("percent",):
-            dim = "percent"
-        elif rest.split()[0] in _TIME_UNITS:
-            dim, scale = "days", Fraction(scale) * _TIME_UNITS[rest.split()[0]]
-        else:
-            raise ParseError(f"could not read {rest!r} after the number in {text[:60]!r}")
-    return Quantity(value * scale, dim, half * scale, sig, raw, unit)
 
 
 def numbers_in(text: str) -> list[Fraction]:

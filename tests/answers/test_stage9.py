@@ -16,7 +16,10 @@ def test_9_1a_full_finetune_7b_fp16():
     # + fp32 master copy 7e9×4 = 28 GB → 112 GB (16 B/param)
     assert mixed.value == 84 * GB + 28 * GB
     assert dict(mixed.breakdown)["master_weights"] == 28 * GB
-    assert len(by_label) == 2
+    # everything in fp16, Adam's m and v too (accelerate's estimate-memory convention): 7e9 × 8 B = 56 GB
+    all_fp16 = next(a for a in ans.accepted if "accelerate" in a.label)
+    assert all_fp16.value == 14 * GB + 14 * GB + 14 * GB + 14 * GB == 56 * GB
+    assert len(by_label) == 3
     # GiB shown too: 84e9 / 2^30 = 78.23 GiB
     assert "78.23 GiB" in ans.text
 

@@ -44,7 +44,7 @@ EXPECTED: dict[str, dict[str, Fraction] | str] = {
     "s9_mistake_weights_only.yaml": {"9.1a": F(1, 2)},     # 14 GB: weights only, 1/4 of 2
     "s9_mistake_no_optimizer.yaml": {"9.1a": F(1)},        # 28 GB: forgot Adam, 1/2
     "s9_mistake_one_factor.yaml": {"9.2a": F(1)},          # 32,768: forgot the 2 in r(d+k)
-    "s9_mistake_fraction.yaml": {"9.2b": F(1)},            # 0.0039: fraction, not percent
+    "s9_mistake_fraction.yaml": {"9.2b": F(3, 2)},         # 0.0039: fraction, not percent (the key's 3/4)
     "s9_wrong_unit_gib.yaml": {"9.1a": F(1)},              # 84 GiB: GB meant
     "s9_wrong_unit_gb.yaml": {"9.1a": F(1)},               # 78.23 GB: GiB meant
     "s9_arithmetic_slip.yaml": {"9.2a": F(1)},             # 65,000: within 10 %
