@@ -81,13 +81,28 @@ def params(
         raise InputError("--d", arch.name, f"a real model (--model/--config) for {spec.title}")
     counted = spec.count(cfg, arch)
     base = arch.total_params
+    notes = arch.notes + counted.notes + _unmatched_note(arch, cfg, spec.name)
     return Result(
         method=spec.name, title=spec.title, model=arch.name,
         trainable_params=counted.trainable, base_params=base, total_params=base + counted.added,
         saved_params=counted.saved, formula=counted.formula, formula_scope=counted.formula_scope,
-        rows=counted.rows, notes=counted.notes, symbols=counted.symbols,
+        rows=counted.rows, notes=notes, symbols=counted.symbols,
         options=cfg.model_dump(), paper=spec.paper, peft_source=spec.peft_source,
     )
+
+
+def _unmatched_note(arch: Arch, cfg: MethodConfig, method: str) -> tuple[str, ...]:
+    """peft adapts the targets that match and skips the rest without a word; we say which were skipped."""
+    from peftcalc.methods.targets import unmatched
+
+    if arch.model_type == "matrix" or not hasattr(cfg, "targets"):
+        return ()
+    key = {"adalora": "adalora", "ia3": "ia3", "ln_tuning": "ln_tuning"}.get(method, "lora")
+    missing = unmatched(arch, getattr(cfg, "targets"), key)
+    if not missing:
+        return ()
+    return (f"target{'s' * (len(missing) > 1)} {', '.join(missing)} matched no module of {arch.name}: skipped, "
+            "as peft does (it errors only when no target matches)",)
 
 
 def lora(**kwargs: Any) -> Result:

@@ -13,6 +13,11 @@ from typing import Literal
 
 ModuleKind = Literal["linear", "conv1d", "embedding", "norm", "other"]
 LINEAR_KINDS: frozenset[str] = frozenset({"linear", "conv1d"})
+# What a module does in its block, set by the family's builder (never guessed from its name):
+# q/k/v/o attention projections, qkv a fused one; up/gate/down the MLP's, gate_up a fused pair;
+# experts fused 3-D expert weights, router the MoE gate; "" where it plays no role the models need.
+Role = Literal["q", "k", "v", "o", "qkv", "kv", "up", "gate", "down", "gate_up", "experts", "router", "norm",
+               "embedding", "position", "head", "pooler", "classifier", ""]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,8 @@ class ModuleSpec:
     out_features: int
     params: dict[str, int]
     tied_to: str | None = None
+    role: Role = ""
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()  # bare parameters' shapes (3-D experts, a router)
 
     @property
     def numel(self) -> int:
@@ -68,6 +75,19 @@ class Arch:
     is_encoder_decoder: bool = False
     output_head: str | None = None
     source: str = field(default="", compare=False)
+    # filled in from the model's family: peft's default targets per method key ("lora", "ia3", …),
+    # whether the blocks use dropout, and what the reader noticed (a head it does not model, …)
+    peft_defaults: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
+    dropout: bool = False
+    gated_mlp: bool = False
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    # peft's v4 → v5 renaming of MoE targets for LoRA (old leaf name → parameter name), and the old names
+    # fused into one parameter (their rank adds up); empty for models transformers did not convert
+    moe_targets: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    moe_fused: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
+    # the width peft gives each prefix key/value: head_dim × num_key_value_heads when the config has that key
+    # (peft utils/other.py, "for grouped-query attention"), else the hidden size; 0 = kv_dim
+    prefix_width: int = 0
 
     @property
     def total_params(self) -> int:
@@ -85,9 +105,18 @@ class Arch:
         return self.num_layers + self.num_decoder_layers
 
     @property
+    def prefix_dim(self) -> int:
+        """What peft's prefix tuning stores per layer for K (and again for V), per virtual token."""
+        return self.prefix_width or self.kv_dim
+
+    @property
     def kv_dim(self) -> int:
         """Width of one key (or value) projection: head_dim × num_key_value_heads (GQA-aware)."""
         return self.head_dim * self.num_key_value_heads
+
+    def default_targets(self, method: str) -> tuple[str, ...] | None:
+        """peft's default target modules of ``method`` for this model type (None: peft has none)."""
+        return dict(self.peft_defaults).get(method)
 
     def module(self, name: str) -> ModuleSpec:
         for mod in self.modules:

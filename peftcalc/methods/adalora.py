@@ -39,7 +39,7 @@ class AdaLoraConfig(MethodConfig):
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, AdaLoraConfig)
     formula = init_r * (d + k) + init_r
-    _, modules = tg.select(arch, cfg.targets, defaults=tg.ADALORA_DEFAULT_TARGETS, method="AdaLoRA")
+    _, modules = tg.select(arch, cfg.targets, method_key="adalora", method="AdaLoRA")
     check_rank(cfg.init_r, modules, field="--init-r")
 
     def per_module(mod: ModuleSpec) -> tuple[int, str]:

@@ -28,13 +28,13 @@ class IA3Config(MethodConfig):
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, IA3Config)
-    names, modules = tg.select(arch, cfg.targets, defaults=tg.IA3_DEFAULT_TARGETS, method="IA3")
+    names, modules = tg.select(arch, cfg.targets, method_key="ia3", method="IA3")
     if cfg.feedforward is not None:
         feedforward = cfg.feedforward
     elif cfg.targets is None or arch.model_type == "matrix":
-        feedforward = tg.IA3_DEFAULT_FEEDFORWARD.get(arch.model_type, [])
+        feedforward = list(arch.default_targets("ia3_feedforward") or ())
     else:
-        feedforward = [f for f in tg.IA3_DEFAULT_FEEDFORWARD.get(arch.model_type, []) if f in names]
+        feedforward = [f for f in list(arch.default_targets("ia3_feedforward") or ()) if f in names]
     for ff in feedforward:
         if ff not in names:  # peft: feedforward_modules must be a subset of target_modules
             raise InputError("--feedforward", ff, f"one of the targets ({', '.join(names)})")

@@ -23,7 +23,7 @@ class LNTuningConfig(MethodConfig):
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, LNTuningConfig)
-    _, modules = tg.select(arch, cfg.targets, defaults=tg.LN_TUNING_DEFAULT_TARGETS, method="LN tuning",
+    _, modules = tg.select(arch, cfg.targets, method_key="ln_tuning", method="LN tuning",
                            kinds=frozenset({"norm"}))
 
     def per_module(mod: ModuleSpec) -> tuple[int, str]:

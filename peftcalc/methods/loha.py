@@ -25,7 +25,7 @@ class LoHaConfig(MethodConfig):
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, LoHaConfig)
     formula = 2 * r * (d + k)
-    _, modules = tg.select(arch, cfg.targets, defaults=tg.LORA_DEFAULT_TARGETS, method="LoHa",
+    _, modules = tg.select(arch, cfg.targets, method_key="lora", method="LoHa",
                            kinds=frozenset({"linear"}))
 
     def per_module(mod: ModuleSpec) -> tuple[int, str]:

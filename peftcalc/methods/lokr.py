@@ -65,7 +65,7 @@ def lokr_formula(cfg: LoKrConfig, fan_in: int, fan_out: int) -> tuple[sympy.Expr
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, LoKrConfig)
-    _, modules = tg.select(arch, cfg.targets, defaults=tg.LORA_DEFAULT_TARGETS, method="LoKr",
+    _, modules = tg.select(arch, cfg.targets, method_key="lora", method="LoKr",
                            kinds=frozenset({"linear"}))
 
     def per_module(mod: ModuleSpec) -> tuple[int, str]:

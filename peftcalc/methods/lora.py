@@ -15,8 +15,9 @@ from pydantic import Field
 
 from peftcalc.arch.model import Arch, ModuleSpec
 from peftcalc.errors import InputError
+from peftcalc.methods import moe_lora
 from peftcalc.methods import targets as tg
-from peftcalc.methods.base import Count, Method, MethodConfig, Row, grouped_rows, substitute, total
+from peftcalc.methods.base import Count, Method, MethodConfig, Row, group_name, grouped_rows, substitute, total
 from peftcalc.symbols import d, k, r
 
 LORA_KINDS = frozenset({"linear", "conv1d", "embedding"})
@@ -58,7 +59,14 @@ def scaling_note(cfg: LoraConfig) -> str:
 def count_lora(cfg: LoraConfig, arch: Arch, *, dora: bool = False) -> Count:
     """Shared by LoRA and DoRA (in peft, DoRA is LoRA with ``use_dora=True``)."""
     formula = r * (d + k) + (d if cfg.lora_bias else 0) + (d if dora else 0)
-    _, modules = tg.select(arch, cfg.targets, defaults=tg.LORA_DEFAULT_TARGETS, method="LoRA", kinds=LORA_KINDS)
+    module_targets, wrapped = moe_lora.convert(arch, cfg.targets, cfg.r)
+    if wrapped and dora:
+        raise InputError("--targets", ", ".join(sorted({w.param for w in wrapped})), "linear modules only with DoRA: "
+                         "peft's lora.ParamWrapper (LoRA on fused MoE parameters) does not work with use_dora=True")
+    modules: list[ModuleSpec] = []
+    if module_targets is None or module_targets or not wrapped:
+        _, modules = tg.select(arch, module_targets, method_key="lora", method="LoRA", kinds=LORA_KINDS,
+                               required=not wrapped)
     saved_copies = [m for m in arch.modules if cfg.modules_to_save and tg.matches(m.name, cfg.modules_to_save)]
     for name in cfg.modules_to_save or []:
         if not any(tg.matches(m.name, [name]) for m in arch.modules):
@@ -71,10 +79,13 @@ def count_lora(cfg: LoraConfig, arch: Arch, *, dora: bool = False) -> Count:
         values = {r: cfg.r, d: mod.out_features, k: mod.in_features}
         return int(formula.subs(values)), substitute(formula, values)
 
-    rows = list(grouped_rows(modules, per_module))
+    rows = list(grouped_rows(modules, per_module)) + _parameter_rows(wrapped)
     adapter_params = total(rows)
     trainable = adapter_params
     notes = [scaling_note(cfg)]
+    if wrapped:
+        notes.append("fused MoE parameters adapted as peft 0.21 converts the targets (ParamWrapper: ρ·E·(d₁ + d₂) "
+                     "per expert tensor; gate_up_proj at twice the rank)")
     if saved_copies:
         copy_rows = grouped_rows(saved_copies, lambda m: (m.numel, "numel"))
         rows += [Row(f"{row.group} (modules_to_save copy)", row.modules, row.params_each, row.substitution, row.shape)
@@ -99,6 +110,18 @@ def count_lora(cfg: LoraConfig, arch: Arch, *, dora: bool = False) -> Count:
         formula=formula, formula_scope="per targeted matrix (d = out_features, k = in_features)",
         notes=tuple(notes), symbols={"r": cfg.r},
     )
+
+
+def _parameter_rows(wrapped: list[moe_lora.ParamTarget]) -> list[Row]:
+    groups: dict[tuple[str, int, tuple[int, ...]], list[moe_lora.ParamTarget]] = {}
+    for w in wrapped:
+        groups.setdefault((f"{group_name(w.module.name)}.{w.param}", w.rank, w.shape), []).append(w)
+    rows = []
+    for (label, rank, shape), items in groups.items():
+        *experts, d1, d2 = shape
+        how = f"{rank}·{experts[0]}·({d1} + {d2})" if experts else f"{rank}·({d1} + {d2})"
+        rows.append(Row(label, len(items), items[0].params, how, "×".join(map(str, shape))))
+    return rows
 
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:

@@ -27,12 +27,13 @@ class PrefixTuningConfig(MethodConfig):
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, PrefixTuningConfig)
-    td, layers = arch.kv_dim, arch.num_layers
+    td, layers = arch.prefix_dim, arch.num_layers
     hidden = cfg.encoder_hidden or td
     plain = V * L * 2 * t
     values = {V: cfg.tokens, L: layers, t: td, H: hidden}
     saved = int(plain.subs(values))
-    notes = [f"t = head_dim·num_key_value_heads = {arch.head_dim}·{arch.num_key_value_heads} = {td}"]
+    notes = [f"t = head_dim·num_key_value_heads = {arch.head_dim}·{arch.num_key_value_heads} = {td}"
+             if td == arch.kv_dim else f"t = hidden_size = {td} (peft: the config has no num_key_value_heads)"]
     if not cfg.projection:
         rows: tuple[Row, ...] = (Row("prefix embedding (V × 2·L·t)", 1, saved, substitute(plain, values)),)
         formula = plain

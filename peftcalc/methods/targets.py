@@ -3,63 +3,19 @@
 Facts carried over from peft 0.21 (``tuners/tuners_utils.py: check_target_module_exists``,
 ``_maybe_include_all_linear_layers``; ``utils/constants.py``): a target ``t`` matches a module named
 ``n`` when ``n == t`` or ``n`` ends with ``"." + t``; ``all-linear`` is every ``nn.Linear``/``Conv1D``
-leaf name except the output embedding's; default targets come from a per-``model_type`` table.
+leaf name except the output embedding's; default targets come from the model's family (peft's
+per-``model_type`` tables, see ``peftcalc/arch/families/``). A list of targets of which only some exist
+adapts what matches (peft errors only when nothing matches); :func:`unmatched` names the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from peftcalc.arch.model import LINEAR_KINDS, Arch, ModuleSpec
 from peftcalc.errors import InputError
 
 ALL_LINEAR = "all-linear"
-
-# peft 0.21.2 utils/constants.py, for the model types peftcalc builds. "matrix" is peftcalc's own
-# synthetic architecture of bare weight matrices: every matrix is a target unless told otherwise.
-LORA_DEFAULT_TARGETS: dict[str, list[str]] = {
-    "llama": ["q_proj", "v_proj"],
-    "mistral": ["q_proj", "v_proj"],
-    "qwen2": ["q_proj", "v_proj"],
-    "gpt2": ["c_attn"],
-    "bert": ["query", "value"],
-    "roberta": ["query", "value"],
-    "t5": ["q", "v"],
-}
-ADALORA_DEFAULT_TARGETS: dict[str, list[str]] = {
-    "llama": ["q_proj", "v_proj"],
-    "qwen2": ["q_proj", "v_proj"],
-    "gpt2": ["c_attn"],
-    "bert": ["query", "value"],
-    "roberta": ["query", "key", "value", "dense"],
-    "t5": ["q", "k", "v", "o", "wi", "wo"],
-}
-IA3_DEFAULT_TARGETS: dict[str, list[str]] = {
-    "llama": ["k_proj", "v_proj", "down_proj"],
-    "mistral": ["k_proj", "v_proj", "down_proj"],
-    "qwen2": ["q_proj", "v_proj", "down_proj"],
-    "gpt2": ["c_attn", "mlp.c_proj"],
-    "bert": ["key", "value", "output.dense"],
-    "roberta": ["key", "value", "output.dense"],
-    "t5": ["k", "v", "wo"],
-}
-IA3_DEFAULT_FEEDFORWARD: dict[str, list[str]] = {
-    "llama": ["down_proj"],
-    "mistral": ["down_proj"],
-    "qwen2": ["down_proj"],
-    "gpt2": ["mlp.c_proj"],
-    "bert": ["output.dense"],
-    "roberta": ["output.dense"],
-    "t5": ["wo"],
-}
-LN_TUNING_DEFAULT_TARGETS: dict[str, list[str]] = {
-    "llama": ["input_layernorm", "post_attention_layernorm", "norm"],
-    "mistral": ["input_layernorm", "post_attention_layernorm", "norm"],
-    "qwen2": ["post_attention_layernorm"],
-    "gpt2": ["ln_1", "ln_2", "ln_f"],
-    "t5": ["layer_norm", "final_layer_norm"],
-}
-
 
 def matches(name: str, targets: Iterable[str]) -> bool:
     """peft's list matching: exact name or dotted suffix."""
@@ -79,38 +35,52 @@ def _known_leaves(arch: Arch, kinds: frozenset[str]) -> str:
     return ", ".join(leaves)
 
 
+def _resolve(arch: Arch, targets: Sequence[str] | None, method_key: str, method: str, field: str,
+             kinds: frozenset[str]) -> list[str]:
+    if targets is None:
+        if arch.model_type == "matrix":
+            return all_linear_names(arch)
+        default = arch.default_targets(method_key)
+        if default is None:
+            raise InputError(field, "<none>", f"given: {method} has no default targets for model_type "
+                             f"'{arch.model_type}' in peft (modules: {_known_leaves(arch, kinds)})")
+        targets = list(default)
+    resolved: list[str] = []
+    for target in targets:
+        resolved.extend(all_linear_names(arch) if target == ALL_LINEAR else [target])
+    return resolved
+
+
+def unmatched(arch: Arch, targets: Sequence[str] | None, method_key: str) -> list[str]:
+    """The target names (given, or peft's defaults) that match no module of ``arch``."""
+    if targets is None:
+        targets = list(arch.default_targets(method_key) or ())
+    names = [t for t in targets if t != ALL_LINEAR]
+    return [t for t in names if not any(matches(mod.name, [t]) for mod in arch.modules)]
+
+
 def select(
     arch: Arch,
     targets: Sequence[str] | None,
     *,
-    defaults: Mapping[str, list[str]],
+    method_key: str,
     method: str,
     kinds: frozenset[str] = LINEAR_KINDS,
     field: str = "--targets",
+    required: bool = True,
 ) -> tuple[list[str], list[ModuleSpec]]:
     """Resolve ``targets`` (None → peft's default for the model type) to the matched modules.
 
-    Raises InputError when a target matches nothing (listing the module names that exist), when no
-    default exists for the model type, or when a matched module is of a kind the method cannot adapt.
+    As peft does, targets that match nothing are skipped while another one matches; InputError when none
+    matches (listing the module names that exist), when peft has no default for the model type, or when
+    a matched module is of a kind the method cannot adapt. ``required=False``: no match is no error (something
+    else, a wrapped parameter, was matched).
     """
-    if targets is None:
-        if arch.model_type == "matrix":
-            targets = all_linear_names(arch)
-        elif arch.model_type in defaults:
-            targets = defaults[arch.model_type]
-        else:
-            raise InputError(field, "<none>", f"given: {method} has no default targets for model_type "
-                             f"'{arch.model_type}' (modules: {_known_leaves(arch, kinds)})")
-    resolved: list[str] = []
-    for target in targets:
-        if target == ALL_LINEAR:
-            resolved.extend(all_linear_names(arch))
-        else:
-            resolved.append(target)
-    for target in resolved:
-        if not any(matches(mod.name, [target]) for mod in arch.modules):
-            raise InputError(field, target, f"a module name in {arch.name}: {_known_leaves(arch, kinds)}")
+    resolved = _resolve(arch, targets, method_key, method, field, kinds)
     chosen = [mod for mod in arch.modules if matches(mod.name, resolved)]
+    if not chosen and required:
+        shown = ", ".join(dict.fromkeys(resolved)) or "(none)"
+        raise InputError(field, shown, f"module names in {arch.name} (none matched): {_known_leaves(arch, kinds)}")
     for mod in chosen:
         if mod.kind not in kinds:
             allowed = "/".join(sorted(kinds))

@@ -27,19 +27,36 @@ def available() -> str | None:
 
 
 def build_model(cfg: Mapping[str, Any]) -> tuple[Any, str]:
-    """The transformers model a config describes, on the meta device, and the peft task type."""
+    """The transformers model a config describes — its ``architectures`` class — on the meta device, and the
+    peft task type that class takes."""
     import torch
     import transformers
 
     model_type = cfg["model_type"]
-    kwargs = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("model_type", "architectures")}
+    kwargs = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("model_type", "architectures",
+                                                                                 "auto_map", "quantization_config")}
     config = transformers.AutoConfig.for_model(model_type, **kwargs)
+    classes = cfg.get("architectures") or []
+    cls = getattr(transformers, classes[0], None) if classes else None
     with torch.device("meta"):
-        if model_type in ("bert", "roberta"):
-            return transformers.AutoModel.from_config(config), "FEATURE_EXTRACTION"
-        if model_type == "t5":
-            return transformers.T5ForConditionalGeneration(config), "SEQ_2_SEQ_LM"
-        return transformers.AutoModelForCausalLM.from_config(config), "CAUSAL_LM"
+        if cls is not None:
+            model = cls(config)
+        elif model_type in ("bert", "roberta"):
+            model = transformers.AutoModel.from_config(config)
+        elif model_type == "t5":
+            model = transformers.T5ForConditionalGeneration(config)
+        else:
+            model = transformers.AutoModelForCausalLM.from_config(config)
+    name = type(model).__name__
+    if name.endswith(("ForCausalLM", "LMHeadModel")):
+        return model, "CAUSAL_LM"
+    if name.endswith("ForConditionalGeneration"):
+        return model, "SEQ_2_SEQ_LM"
+    if name.endswith("ForSequenceClassification"):
+        return model, "SEQ_CLS"
+    if name.endswith("Model"):
+        return model, "FEATURE_EXTRACTION"
+    return model, "FEATURE_EXTRACTION"  # a masked LM: peft has no task type of its own for it
 
 
 def _cases() -> list[tuple[str, dict[str, Any], Callable[[], Any]]]:
@@ -57,6 +74,13 @@ def _cases() -> list[tuple[str, dict[str, Any], Callable[[], Any]]]:
         ("prefix_tuning", {"tokens": 10}, lambda: peft.PrefixTuningConfig(num_virtual_tokens=10)),
         ("prompt_tuning", {"tokens": 10}, lambda: peft.PromptTuningConfig(num_virtual_tokens=10)),
         ("ln_tuning", {}, lambda: peft.LNTuningConfig()),
+        # partial matches, and the v4 MoE names peft 0.21 converts to fused expert parameters
+        ("lora", {"r": 8, "targets": ["q_proj", "w1"]}, lambda: peft.LoraConfig(r=8, target_modules=["q_proj", "w1"])),
+        ("lora", {"r": 8, "targets": ["w1", "w3", "w2", "gate"]},
+         lambda: peft.LoraConfig(r=8, target_modules=["w1", "w3", "w2", "gate"])),
+        ("lora", {"r": 8, "targets": ["gate_proj", "up_proj"]},
+         lambda: peft.LoraConfig(r=8, target_modules=["gate_proj", "up_proj"])),
+        ("lora", {"r": 8, "targets": ["down_proj"]}, lambda: peft.LoraConfig(r=8, target_modules=["down_proj"])),
     ]
 
 
@@ -71,7 +95,7 @@ def crosscheck(configs: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[Che
         model, task = build_model(cfg)
         hf_base = sum(p.numel() for p in model.parameters())
         yield Check("peft", f"{name}: base parameters", "pass" if hf_base == arch.total_params else "fail",
-                    f"transformers {hf_base:,}, peftcalc {arch.total_params:,}")
+                    f"transformers {hf_base:,}, peftcalc {arch.total_params:,}", {"base": hf_base})
         for method, options, make in _cases():
             label = f"{name}: {method} {options or ''}".strip()
             try:
@@ -81,7 +105,8 @@ def crosscheck(configs: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[Che
             try:
                 model, task = build_model(cfg)
                 pcfg = make()
-                pcfg.task_type = task
+                if task is not None:
+                    pcfg.task_type = task
                 # inside the meta context, as the golden values were taken: built outside it, peft 0.21.2
                 # moves AdaLoRA's frozen `ranknum` to the base layer's (meta) device as a new Parameter
                 # that is trainable — one spurious trainable parameter per adapted module
@@ -92,7 +117,8 @@ def crosscheck(configs: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[Che
                 refused = isinstance(ours, Exception)
                 yield Check("peft", label, "pass" if refused else "fail",
                             f"peft raised {type(exc).__name__}: {str(exc)[:100]}; peftcalc "
-                            + ("refuses too" if refused else f"counts {ours.trainable_params:,}"))
+                            + ("refuses too" if refused else f"counts {ours.trainable_params:,}"),
+                            {"method": method, "options": options, "refused": f"{type(exc).__name__}: {str(exc)[:200]}"})
                 continue
             if isinstance(ours, Exception):
                 yield Check("peft", label, "fail", f"peftcalc refuses ({ours}); peft counts {trainable:,}, {total:,}")
@@ -102,7 +128,8 @@ def crosscheck(configs: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[Che
             if not ok:
                 detail += "; " + _first_difference(pm, ours)
             yield Check("peft", label, "pass" if ok else "fail", detail,
-                        {"peft": [trainable, total], "peftcalc": [ours.trainable_params, ours.total_params]})
+                        {"method": method, "options": options, "peft": [trainable, total],
+                         "peftcalc": [ours.trainable_params, ours.total_params]})
 
 
 def _first_difference(peft_model: Any, ours: Any) -> str:

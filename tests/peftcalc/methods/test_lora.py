@@ -87,7 +87,7 @@ def test_rank_bound_uses_smallest_targeted_matrix():
     ({"r": 10**30}, "`--r` must be an integer in [1, 1,000,000], got 1000000000000000000000000000000"),
     ({"alpha": float("nan")}, "`--alpha` must be a finite number"),
     ({"bias": "some"}, "`--bias` must be one of 'none', 'all' or 'lora_only', got some"),
-    ({"targets": ["qq_proj"]}, "`--targets` must be a module name in llama-2-7b: down_proj, embed_tokens, gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj, got qq_proj"),
+    ({"targets": ["qq_proj"]}, "`--targets` must be module names in llama-2-7b (none matched): down_proj, embed_tokens, gate_proj, k_proj, lm_head, o_proj, q_proj, up_proj, v_proj, got qq_proj"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(InputError) as info:

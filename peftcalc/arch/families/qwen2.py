@@ -1,0 +1,20 @@
+"""Qwen2 / Qwen2.5: llama's block with q, k, v biases. transformers 5.x ``modeling_qwen2.py``; peft 0.21.2's default targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from peftcalc.arch.decoder import DecoderShape, build_decoder, decoder_heads
+from peftcalc.arch.family import Family, Head
+from peftcalc.arch.model import Arch
+
+SHAPE = DecoderShape(qkv_bias=True)
+
+
+def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
+    return build_decoder(cfg, name, head, shape=SHAPE)
+
+
+FAMILY = Family("qwen2", build, decoder_heads("Qwen2"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('q_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('post_attention_layernorm',)},
+                summary="Qwen2 / Qwen2.5: llama's block with q, k, v biases")

@@ -1,0 +1,21 @@
+"""RoBERTa (transformers 5.x ``modeling_roberta.py``), with peft 0.21.2's default targets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from peftcalc.arch.encoder import build_encoder, encoder_heads
+from peftcalc.arch.family import Family, Head
+from peftcalc.arch.model import Arch
+
+
+def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
+    return build_encoder(cfg, name, head, root="roberta", mlm="roberta")
+
+
+FAMILY = Family("roberta", build, encoder_heads("Roberta"), dropout=True, summary="RoBERTa",
+                defaults={"lora": ('query', 'value'),
+                          "adalora": ('query', 'key', 'value', 'dense'),
+                          "ia3": ('key', 'value', 'output.dense'),
+                          "ia3_feedforward": ('output.dense',)})
