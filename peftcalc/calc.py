@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from peftcalc.arch import Arch, load_config_file, load_preset
+from peftcalc.arch import Arch, load_config_file
+from peftcalc.arch.presets import load_model
 from peftcalc.errors import InputError, PeftcalcError
 from peftcalc.validation import to_input_error
 from peftcalc.matrix import make_matrix_spec, matrix_arch
@@ -24,8 +25,10 @@ def resolve_arch(
     layers: int | None = None,
     matrices: int | None = None,
     heads: int | None = None,
+    via: str = "families",
 ) -> Arch:
-    """The architecture named by exactly one of ``model`` (preset), ``config`` (config.json path) or ``d``."""
+    """The architecture named by exactly one of ``model`` (preset, Hugging Face id, cached model), ``config``
+    (config.json or a model folder) or ``d``; ``via="transformers"`` builds it with the installed transformers."""
     given = [name for name, v in (("--model", model), ("--config", config), ("--d", d)) if v is not None]
     if len(given) != 1:
         raise InputError("model", " and ".join(given) or "<none>",
@@ -35,11 +38,40 @@ def resolve_arch(
         extra = [f"--{n}" for n, v in matrix_opts.items() if v is not None]
         if extra:
             raise InputError(extra[0], matrix_opts[extra[0][2:]], "used only with --d (matrix-level calculator)")
+    if via not in ("families", "transformers"):
+        raise InputError("--via", via, "families or transformers")
+    if via == "transformers":
+        if d is not None:
+            raise InputError("--via", via, "used with --model or --config (a real model)")
+        from peftcalc.arch.via_transformers import arch_via_transformers
+
+        cfg, name = raw_config(model=model, config=config)
+        return arch_via_transformers(cfg, name=name)
     if model is not None:
-        return load_preset(model)
+        return load_model(model)
     if config is not None:
         return load_config_file(config)
     return matrix_arch(make_matrix_spec(d=d, **{n: v for n, v in matrix_opts.items() if v is not None}))
+
+
+def raw_config(*, model: str | None, config: str | Path | None) -> tuple[dict[str, Any], str]:
+    """The config.json dict behind ``--model`` or ``--config`` (for ``--via transformers``), and its name."""
+    import json
+
+    from peftcalc.arch.model_ids import cached_config
+    from peftcalc.arch.presets import preset_config
+
+    if model is not None:
+        cached = cached_config(model)
+        return (json.loads(cached.read_text(encoding="utf-8")) if cached else preset_config(model)), model
+    path = Path(str(config))
+    path = path / "config.json" if path.is_dir() else path
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), path.name
+    except FileNotFoundError:
+        raise InputError("--config", str(config), "an existing config.json file, or a model folder holding one") from None
+    except (OSError, ValueError) as exc:
+        raise PeftcalcError(f"cannot read config file {config}: {exc.__class__.__name__}") from None
 
 
 def make_config(method: str, options: dict[str, Any]) -> MethodConfig:
@@ -62,6 +94,7 @@ def params(
     matrices: int | None = None,
     heads: int | None = None,
     arch: Arch | None = None,
+    via: str = "families",
     **options: Any,
 ) -> Result:
     """Trainable and total parameters of ``method`` on a model, a config.json or bare d×k matrices.
@@ -74,7 +107,8 @@ def params(
         4194304
     """
     if arch is None:
-        arch = resolve_arch(model=model, config=config, d=d, k=k, layers=layers, matrices=matrices, heads=heads)
+        arch = resolve_arch(model=model, config=config, d=d, k=k, layers=layers, matrices=matrices, heads=heads,
+                            via=via)
     spec = get_method(method)
     cfg = make_config(method, options)
     if arch.model_type == "matrix" and not spec.matrix_level:

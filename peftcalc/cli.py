@@ -81,8 +81,12 @@ def _add_pydantic_options(parser: argparse.ArgumentParser, config: Any) -> None:
 
 def _add_arch_options(parser: argparse.ArgumentParser, *, matrix: bool = True) -> None:
     group = parser.add_argument_group("model (one of)")
-    group.add_argument("--model", metavar="NAME", help="a preset (peftcalc model --list)")
-    group.add_argument("--config", metavar="PATH", help="a Hugging Face config.json")
+    group.add_argument("--model", metavar="NAME", help="a preset (peftcalc model --list), a Hugging Face id "
+                       "(meta-llama/Llama-3.1-8B) or alias, or a model in the local Hugging Face cache (no downloads)")
+    group.add_argument("--config", metavar="PATH", help="a Hugging Face config.json, or a model folder holding one")
+    group.add_argument("--via", choices=("families", "transformers"), default=argparse.SUPPRESS,
+                       help="how to read the model: peftcalc's own family files (default, no torch) or the installed "
+                            "transformers on the meta device (any model type; needs peftcalc[hf])")
     if matrix:
         group.add_argument("--d", type=strict_int, metavar="N", help="matrix-level: rows of W (out_features)")
         group.add_argument("--k", type=strict_int, metavar="N", help="matrix-level: columns of W (in_features; default d)")
@@ -92,7 +96,7 @@ def _add_arch_options(parser: argparse.ArgumentParser, *, matrix: bool = True) -
 
 
 def _arch_kwargs(ns: argparse.Namespace) -> dict[str, Any]:
-    keys = ("model", "config", "d", "k", "layers", "matrices", "heads")
+    keys = ("model", "config", "d", "k", "layers", "matrices", "heads", "via")
     return {key: getattr(ns, key) for key in keys if hasattr(ns, key)}
 
 
@@ -196,7 +200,7 @@ def _run_model(ns: argparse.Namespace) -> int:
         return EXIT_OK
     from peftcalc.calc import resolve_arch
 
-    arch = resolve_arch(model=ns.model, config=ns.config)
+    arch = resolve_arch(model=ns.model, config=ns.config, via=getattr(ns, "via", "families"))
     groups = module_groups(arch)
     if ns.json:
         _print_json({

@@ -88,6 +88,8 @@ class Arch:
     # the width peft gives each prefix key/value: head_dim × num_key_value_heads when the config has that key
     # (peft utils/other.py, "for grouped-query attention"), else the hidden size; 0 = kv_dim
     prefix_width: int = 0
+    # why peft cannot set up prompt learning on this model ("" = it can): its config lacks the keys peft reads
+    prompt_learning_error: str = ""
 
     @property
     def total_params(self) -> int:

@@ -40,7 +40,7 @@ def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, AdaLoraConfig)
     formula = init_r * (d + k) + init_r
     _, modules = tg.select(arch, cfg.targets, method_key="adalora", method="AdaLoRA")
-    check_rank(cfg.init_r, modules, field="--init-r")
+    rank_notes = check_rank(cfg.init_r, modules, field="--init-r", strict=arch.model_type == "matrix")
 
     def per_module(mod: ModuleSpec) -> tuple[int, str]:
         values = {init_r: cfg.init_r, d: mod.out_features, k: mod.in_features}
@@ -60,6 +60,7 @@ def count(cfg: MethodConfig, arch: Arch) -> Count:
             f"{len(modules)} frozen ranknum scalars (one per module) count in peft's 'all', not as trainable",
             f"checkpoint: pruned to the budget, on average r = {cfg.r} per module: Σ r·(d + k + 1) "
             "(exact only if the budget is spread evenly)",
+            *rank_notes,
         ),
         symbols={"init_r": cfg.init_r, "r": cfg.r},
     )

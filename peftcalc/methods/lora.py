@@ -39,15 +39,20 @@ class LoraConfig(MethodConfig):
     )
 
 
-def check_rank(rank: int, modules: list[ModuleSpec], field: str = "--r") -> None:
-    """A rank above min(in, out) of a targeted matrix is no longer low-rank: refuse it."""
-    for mod in modules:
-        if mod.kind == "embedding":
-            continue
-        smallest = min(mod.in_features, mod.out_features)
-        if rank > smallest:
-            raise InputError(field, rank, f"a positive integer ≤ min(d, k) = {smallest} (for {mod.name}, "
-                             f"{mod.in_features}→{mod.out_features})")
+def check_rank(rank: int, modules: list[ModuleSpec], field: str = "--r", *, strict: bool = True) -> tuple[str, ...]:
+    """A rank above min(in, out) of a targeted matrix is no longer low-rank. On the seeds' bare matrices
+    (``strict``) that is an input error; on a real model peft builds it anyway (a 2-way classifier head
+    under ``all-linear``), so it is counted and a note says so."""
+    over = [mod for mod in modules if mod.kind != "embedding" and rank > min(mod.in_features, mod.out_features)]
+    if not over:
+        return ()
+    mod = over[0]
+    smallest = min(mod.in_features, mod.out_features)
+    if strict:
+        raise InputError(field, rank, f"a positive integer ≤ min(d, k) = {smallest} (for {mod.name}, "
+                         f"{mod.in_features}→{mod.out_features})")
+    return (f"{field[2:]} = {rank} exceeds min(in, out) of {len(over)} targeted module(s), e.g. {mod.name} "
+            f"({mod.in_features}→{mod.out_features}): no longer low-rank there, but peft builds it",)
 
 
 def scaling_note(cfg: LoraConfig) -> str:
@@ -73,7 +78,7 @@ def count_lora(cfg: LoraConfig, arch: Arch, *, dora: bool = False) -> Count:
             leaves = ", ".join(sorted({m.leaf for m in arch.modules}))
             raise InputError("--modules-to-save", name, f"a module name in {arch.name}: {leaves}")
     modules = [m for m in modules if m not in saved_copies]  # peft never adapts a modules_to_save module
-    check_rank(cfg.r, modules)
+    rank_notes = check_rank(cfg.r, modules, strict=arch.model_type == "matrix")
 
     def per_module(mod: ModuleSpec) -> tuple[int, str]:
         values = {r: cfg.r, d: mod.out_features, k: mod.in_features}
@@ -82,7 +87,7 @@ def count_lora(cfg: LoraConfig, arch: Arch, *, dora: bool = False) -> Count:
     rows = list(grouped_rows(modules, per_module)) + _parameter_rows(wrapped)
     adapter_params = total(rows)
     trainable = adapter_params
-    notes = [scaling_note(cfg)]
+    notes = [scaling_note(cfg), *rank_notes]
     if wrapped:
         notes.append("fused MoE parameters adapted as peft 0.21 converts the targets (ParamWrapper: ρ·E·(d₁ + d₂) "
                      "per expert tensor; gate_up_proj at twice the rank)")

@@ -15,6 +15,7 @@ import sympy
 from pydantic import Field
 
 from peftcalc.arch.model import Arch
+from peftcalc.errors import InputError
 from peftcalc.methods.base import Count, Method, MethodConfig, Row, substitute
 from peftcalc.symbols import H, S, V, d
 
@@ -37,6 +38,8 @@ def _lstm(layers: int) -> sympy.Expr:
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, PTuningConfig)
+    if arch.prompt_learning_error:
+        raise InputError("--model", arch.name, f"a model peft can set prompt learning up for: {arch.prompt_learning_error}")
     values = {V: cfg.tokens, S: 2 if arch.is_encoder_decoder else 1, d: arch.hidden_size,
               H: cfg.encoder_hidden or arch.hidden_size}
     parts: list[tuple[str, sympy.Expr]] = [("virtual token embedding (V·S × d)", V * S * d)]

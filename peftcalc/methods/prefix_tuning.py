@@ -13,6 +13,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from peftcalc.arch.model import Arch
+from peftcalc.errors import InputError
 from peftcalc.methods.base import Count, Method, MethodConfig, Row, substitute
 from peftcalc.symbols import H, L, V, t
 
@@ -27,6 +28,8 @@ class PrefixTuningConfig(MethodConfig):
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, PrefixTuningConfig)
+    if arch.prompt_learning_error:
+        raise InputError("--model", arch.name, f"a model peft can set prompt learning up for: {arch.prompt_learning_error}")
     td, layers = arch.prefix_dim, arch.num_layers
     hidden = cfg.encoder_hidden or td
     plain = V * L * 2 * t

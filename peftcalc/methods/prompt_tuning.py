@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from peftcalc.arch.model import Arch
+from peftcalc.errors import InputError
 from peftcalc.methods.base import Count, Method, MethodConfig, Row, substitute
 from peftcalc.symbols import S, V, d
 
@@ -22,6 +23,8 @@ class PromptTuningConfig(MethodConfig):
 
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, PromptTuningConfig)
+    if arch.prompt_learning_error:
+        raise InputError("--model", arch.name, f"a model peft can set prompt learning up for: {arch.prompt_learning_error}")
     formula = V * S * d
     values = {V: cfg.tokens, S: 2 if arch.is_encoder_decoder else 1, d: arch.hidden_size}
     params = int(formula.subs(values))

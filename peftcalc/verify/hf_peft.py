@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from peftcalc.arch.hf_config import arch_from_config
+from peftcalc.arch.via_transformers import build_model
 from peftcalc.calc import params
 from peftcalc.errors import PeftcalcError
 from peftcalc.verify.checks import Check
@@ -24,39 +25,6 @@ def available() -> str | None:
     except ImportError as exc:
         return f"{exc.name} is not installed (pip install 'peftcalc[hf]')"
     return None
-
-
-def build_model(cfg: Mapping[str, Any]) -> tuple[Any, str]:
-    """The transformers model a config describes — its ``architectures`` class — on the meta device, and the
-    peft task type that class takes."""
-    import torch
-    import transformers
-
-    model_type = cfg["model_type"]
-    kwargs = {k: v for k, v in cfg.items() if not k.startswith("_") and k not in ("model_type", "architectures",
-                                                                                 "auto_map", "quantization_config")}
-    config = transformers.AutoConfig.for_model(model_type, **kwargs)
-    classes = cfg.get("architectures") or []
-    cls = getattr(transformers, classes[0], None) if classes else None
-    with torch.device("meta"):
-        if cls is not None:
-            model = cls(config)
-        elif model_type in ("bert", "roberta"):
-            model = transformers.AutoModel.from_config(config)
-        elif model_type == "t5":
-            model = transformers.T5ForConditionalGeneration(config)
-        else:
-            model = transformers.AutoModelForCausalLM.from_config(config)
-    name = type(model).__name__
-    if name.endswith(("ForCausalLM", "LMHeadModel")):
-        return model, "CAUSAL_LM"
-    if name.endswith("ForConditionalGeneration"):
-        return model, "SEQ_2_SEQ_LM"
-    if name.endswith("ForSequenceClassification"):
-        return model, "SEQ_CLS"
-    if name.endswith("Model"):
-        return model, "FEATURE_EXTRACTION"
-    return model, "FEATURE_EXTRACTION"  # a masked LM: peft has no task type of its own for it
 
 
 def _cases() -> list[tuple[str, dict[str, Any], Callable[[], Any]]]:
@@ -91,7 +59,12 @@ def crosscheck(configs: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[Che
 
     warnings.filterwarnings("ignore")
     for name, cfg in configs:
-        arch = arch_from_config(cfg, name=name)
+        from peftcalc.arch.hf_config import SUPPORTED_MODEL_TYPES
+        from peftcalc.arch.via_transformers import arch_via_transformers
+
+        # a model type without a family file is read the --via transformers way
+        arch = arch_from_config(cfg, name=name) if cfg.get("model_type") in SUPPORTED_MODEL_TYPES \
+            else arch_via_transformers(cfg, name=name)
         model, task = build_model(cfg)
         hf_base = sum(p.numel() for p in model.parameters())
         yield Check("peft", f"{name}: base parameters", "pass" if hf_base == arch.total_params else "fail",

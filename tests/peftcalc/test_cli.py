@@ -80,7 +80,7 @@ def test_compare_every_method(capsys):
     (["lora", "--d", "0", "--r", "8"], "`--d` must be an integer in [1, 10,000,000], got 0"),
     (["lora", "--d", "4096", "--alpha", "nan"], "argument --alpha: must be a finite number, got 'nan'"),
     (["lora", "--model", "llama-2-7b", "--targets", "qkv"], "`--targets` must be module names in llama-2-7b"),
-    (["lora", "--model", "llama-9"], "`--model` must be a known preset: bert-base-uncased"),
+    (["lora", "--model", "llama-9"], "`--model` must be a bundled preset (bert-base-uncased"),
     (["lora", "--r", "8"], "exactly one of --model NAME, --config PATH or --d N"),
     (["lora", "--model", "gpt2", "--d", "64"], "exactly one of"),
     (["lora", "--model", "gpt2", "--k", "64"], "`--k` must be used only with --d"),

@@ -22,10 +22,23 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+# the one optional backend outside verify: --via transformers, imported only when asked for
+VIA = PKG / "arch" / "via_transformers.py"
+
+
 def test_torch_only_in_verify():
     offenders = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
-                 if "verify" not in p.parts and {"torch", "transformers", "peft"} & imported_modules(p)]
+                 if "verify" not in p.parts and p != VIA and {"torch", "transformers", "peft"} & imported_modules(p)]
     assert offenders == []
+
+
+def test_via_transformers_is_imported_only_inside_functions():
+    for path in (p for p in PKG.rglob("*.py") if "verify" not in p.parts):  # verify is torch's side anyway
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "peftcalc.arch.via_transformers"]
+        assert top == [], f"{path.relative_to(PKG)} imports via_transformers at module level"
+    top_level = {n.names[0].name for n in ast.parse(VIA.read_text()).body if isinstance(n, ast.Import)}
+    assert not top_level & {"torch", "transformers", "peft"}  # only inside arch_via_transformers()
 
 
 def test_no_upward_imports():

@@ -1,0 +1,43 @@
+"""``--via transformers`` against the family files, on every published config (runs when the hf extra is
+installed): both paths must give the same architecture total and the same counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="torch not installed")
+pytest.importorskip("transformers", reason="transformers not installed (pip install 'peftcalc[hf]')")
+
+from peftcalc import load_config_file, params  # noqa: E402
+from peftcalc.arch.hf_config import SUPPORTED_MODEL_TYPES  # noqa: E402
+from peftcalc.arch.via_transformers import arch_via_transformers  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "configs"
+CONFIGS = sorted(p for p in DATA.glob("*.json") if p.name != "peft_counts.json"
+                 and json.loads(p.read_text()).get("model_type") in SUPPORTED_MODEL_TYPES)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_family_file_agrees_with_transformers(path):
+    cfg = json.loads(path.read_text())
+    ours, theirs = load_config_file(path), arch_via_transformers(cfg, name=path.name)
+    assert ours.total_params == theirs.total_params
+    assert ours.output_head == theirs.output_head
+    for options in ({"r": 8, "targets": ["all-linear"]}, {"r": 4, "bias": "all", "targets": ["all-linear"]}):
+        assert params("lora", arch=ours, **options).trainable_params == \
+            params("lora", arch=theirs, **options).trainable_params, options
+
+
+def test_a_model_type_without_a_family_file(capsys):
+    from peftcalc.cli import main
+
+    path = DATA / "deepseek-v2.json"
+    assert main(["lora", "--config", str(path), "--r", "8", "--targets", "q_proj"]) == 2
+    assert "--via transformers" in capsys.readouterr().err
+    assert main(["lora", "--config", str(path), "--r", "8", "--targets", "all-linear", "--via", "transformers",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["base_params"] == 235_741_434_880  # DeepSeek-V2 (236B), as transformers builds it
