@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from peftcalc.errors import InputError, PeftcalcError
 from peftcalc.validation import to_input_error
 from peftcalc.matrix import make_matrix_spec, matrix_arch
 from peftcalc.methods import REGISTRY, MethodConfig, get_method
+from peftcalc.methods.base import Row
 from peftcalc.result import Result
 
 
@@ -116,6 +118,14 @@ def params(
     counted = spec.count(cfg, arch)
     base = arch.total_params
     notes = arch.notes + counted.notes + _unmatched_note(arch, cfg, spec.name)
+    head_copy = _task_head_copy(arch, cfg)
+    if head_copy:
+        counted = dataclasses.replace(counted, trainable=counted.trainable + head_copy, added=counted.added + head_copy,
+                                      saved=counted.saved + head_copy,
+                                      rows=counted.rows + (Row("classifier head (modules_to_save copy)", 1, head_copy,
+                                                                "numel"),))
+        notes += (f"sequence classification: peft trains the classifier head in full ({head_copy:,} parameters, "
+                  "a modules_to_save copy; 'all' counts original and copy)",)
     return Result(
         method=spec.name, title=spec.title, model=arch.name,
         trainable_params=counted.trainable, base_params=base, total_params=base + counted.added,
@@ -123,6 +133,15 @@ def params(
         rows=counted.rows, notes=notes, symbols=counted.symbols,
         options=cfg.model_dump(), paper=spec.paper, peft_source=spec.peft_source,
     )
+
+
+def _task_head_copy(arch: Arch, cfg: MethodConfig) -> int:
+    """Parameters of the classifier head peft copies for SEQ_CLS, less what the method's own
+    ``modules_to_save`` already copies."""
+    from peftcalc.methods.targets import matches
+
+    own = getattr(cfg, "modules_to_save", None) or []
+    return sum(m.numel for m in arch.task_head_modules() if not matches(m.name, own))
 
 
 def _unmatched_note(arch: Arch, cfg: MethodConfig, method: str) -> tuple[str, ...]:

@@ -18,7 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = [*sorted(p for p in (ROOT / "tests" / "data" / "configs").glob("*.json") if p.name != "peft_counts.json"),
+CONFIGS = ROOT / "tests" / "data" / "configs"
+DEFAULT = [*sorted(p for p in CONFIGS.glob("*.json") if p.name != "peft_counts.json"), *sorted(CONFIGS.glob("heads/*.json")),
            *sorted((ROOT / "tests" / "data" / "golden" / "configs").glob("*.json"))]
 
 
@@ -42,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     records: dict[str, dict[str, object]] = {}
     for path in paths:
-        name = path.stem if path.parent.name == "configs" and path.parent.parent.name == "data" else f"{path.parent.parent.name}/{path.stem}"
+        inside = path.resolve().is_relative_to(CONFIGS)
+        name = path.resolve().relative_to(CONFIGS).with_suffix("").as_posix() if inside else f"{path.parent.parent.name}/{path.stem}"
         cfg = json.loads(path.read_text())
         tally: Counter[str] = Counter()
         try:
-            record: dict[str, object] = {"file": path.name, "cases": []}
+            record: dict[str, object] = {"file": path.resolve().relative_to(CONFIGS).as_posix() if inside else path.name,
+                                         "cases": []}
             records[name] = record
             for check in crosscheck([(name, cfg)]):
                 tally[check.status] += 1
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"transformers": transformers.__version__, "peft": peft.__version__,
                 "how": "python scripts/crosscheck_peft.py --write FILE (each model on the meta device, "
                        "PeftModel.get_nb_trainable_parameters() -> [trainable, all], or peft's refusal)"}
-        built = {k: v for k, v in records.items() if v["cases"] and "base" in v and "/" not in k}  # not golden/
+        built = {k: v for k, v in records.items() if v["cases"] and "base" in v and not k.startswith("golden/")}
         args.write.write_text(json.dumps({"meta": meta, "models": built}, indent=1) + "\n")
     total: Counter[str] = Counter()
     for tally in per_model.values():

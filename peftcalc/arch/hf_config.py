@@ -17,6 +17,7 @@ from peftcalc.arch.model import Arch
 from peftcalc.errors import InputError, PeftcalcError
 
 SUPPORTED_MODEL_TYPES: tuple[str, ...] = tuple(FAMILIES)
+SEQ_CLS_HEADS = ("classifier", "score")  # peft 0.21.2 PeftModelForSequenceClassification / SEQ_CLS_HEAD_NAMES
 VIA_HINT = "or --via transformers (pip install 'peftcalc[hf]') to build any other model type with transformers"
 
 
@@ -55,7 +56,8 @@ def arch_from_config(cfg: Mapping[str, Any], *, name: str = "config.json", sourc
     defaults = tuple((key, family.defaults[key]) for key in METHOD_KEYS if key in family.defaults)
     return dataclasses.replace(arch, source=source or name, peft_defaults=defaults, dropout=family.dropout,
                                notes=arch.notes + notes, moe_targets=tuple(family.moe_targets.items()),
-                               moe_fused=tuple(family.moe_fused.items()))
+                               moe_fused=tuple(family.moe_fused.items()),
+                               task_heads=SEQ_CLS_HEADS if head == "seq_cls" else ())
 
 
 def load_config_file(path: str | Path) -> Arch:

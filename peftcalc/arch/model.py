@@ -90,6 +90,9 @@ class Arch:
     prefix_width: int = 0
     # why peft cannot set up prompt learning on this model ("" = it can): its config lacks the keys peft reads
     prompt_learning_error: str = ""
+    # a sequence classifier's head as peft's task type SEQ_CLS treats it (peft_model.py: "classifier", "score"):
+    # left out of all-linear, and trained in full as a modules_to_save copy under every method
+    task_heads: tuple[str, ...] = ()
 
     @property
     def total_params(self) -> int:
@@ -125,6 +128,10 @@ class Arch:
             if mod.name == name:
                 return mod
         raise KeyError(name)
+
+    def task_head_modules(self) -> list[ModuleSpec]:
+        """The modules of the classifier head that peft trains in full for a sequence classifier."""
+        return [m for m in self.modules if any(m.name == h or m.name.startswith(h + ".") for h in self.task_heads)]
 
     def linear_modules(self) -> list[ModuleSpec]:
         return [mod for mod in self.modules if mod.kind in LINEAR_KINDS]

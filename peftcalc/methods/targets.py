@@ -24,7 +24,8 @@ def matches(name: str, targets: Iterable[str]) -> bool:
 
 def all_linear_names(arch: Arch) -> list[str]:
     """peft's ``all-linear``: leaf names of every linear/Conv1D module but the output head's."""
-    names = {mod.leaf for mod in arch.linear_modules() if mod.name != arch.output_head}
+    skipped = {arch.output_head, *arch.task_heads}  # a classifier head too, as peft does for SEQ_CLS
+    names = {mod.leaf for mod in arch.linear_modules() if mod.name not in skipped}
     if arch.output_head is not None:
         names.discard(arch.output_head.rsplit(".", 1)[-1])
     return sorted(names)
@@ -77,7 +78,9 @@ def select(
     else, a wrapped parameter, was matched).
     """
     resolved = _resolve(arch, targets, method_key, method, field, kinds)
-    chosen = [mod for mod in arch.modules if matches(mod.name, resolved)]
+    # a sequence classifier's head is copied in full (modules_to_save), so peft never adapts inside it
+    copied = {m.name for m in arch.task_head_modules()}
+    chosen = [mod for mod in arch.modules if matches(mod.name, resolved) and mod.name not in copied]
     if not chosen and required:
         shown = ", ".join(dict.fromkeys(resolved)) or "(none)"
         raise InputError(field, shown, f"module names in {arch.name} (none matched): {_known_leaves(arch, kinds)}")

@@ -24,6 +24,7 @@ MODULES: dict[str, str] = {
     "mixtral": "mixtral",
     "qwen3_moe": "qwen3_moe",
     "gpt_oss": "gpt_oss",
+    "deepseek_v2": "deepseek_v2",
     "falcon": "falcon",
     "gpt_neox": "gpt_neox",
     "bloom": "bloom",
@@ -32,6 +33,7 @@ MODULES: dict[str, str] = {
     "bert": "bert",
     "roberta": "roberta",
     "xlm-roberta": "xlm_roberta",
+    "deberta-v2": "deberta_v2",
     "modernbert": "modernbert",
     "t5": "t5",
 }
