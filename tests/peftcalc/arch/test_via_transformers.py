@@ -34,10 +34,13 @@ def test_family_file_agrees_with_transformers(path):
 def test_a_model_type_without_a_family_file(capsys):
     from peftcalc.cli import main
 
-    path = DATA / "deepseek-v2.json"
-    assert main(["lora", "--config", str(path), "--r", "8", "--targets", "q_proj"]) == 2
+    path = DATA / "distilbert-base-uncased.json"
+    assert main(["lora", "--config", str(path), "--r", "8", "--targets", "q_lin"]) == 2
     assert "--via transformers" in capsys.readouterr().err
     assert main(["lora", "--config", str(path), "--r", "8", "--targets", "all-linear", "--via", "transformers",
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["base_params"] == 235_741_434_880  # DeepSeek-V2 (236B), as transformers builds it
+    record = json.loads((DATA / "peft_counts.json").read_text())["models"]["distilbert-base-uncased"]
+    assert out["base_params"] == record["base"]
+    # 6 layers × 8 × (q, k, v, out: 768+768 each; lin1 768+3072; lin2 3072+768) + the MLM transform 768→768
+    assert out["trainable_params"] == 6 * 8 * (4 * 1536 + 2 * 3840) + 8 * 1536 == 675_840
