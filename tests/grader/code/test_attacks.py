@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch import grade_class
-from grader.code.sandbox import isolation_available, issued_uids
+from grader.sandbox import Limits, isolation_available, issued_uids
 from grader.gradebook import Gradebook
 
 HERE = Path(__file__).parent
@@ -70,7 +70,7 @@ def batch(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tempfile, "tempdir", str(box_root))
         results = grade_class(submissions, "stage9", jobs=2, db=db, run_seed=7,
-                              time_limits={"timeout": 1.5, "budget": 6})
+                              limits=Limits(check_seconds=1.5, budget_seconds=6))
     rows = db.rows("stage9")
     db.close()
     return {r.submission: r for r in results}, rows, box_root, submissions

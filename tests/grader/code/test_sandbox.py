@@ -1,44 +1,101 @@
-"""The jail's channel protocol and a warm jail that dies between submissions."""
+"""The jail's protocol (bounded codec, validated schema) and a jail that dies, is left dirty or is probed."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 from pathlib import Path
 
 import pytest
 
-from grader.code.runner import grade_source
-from grader.code.sandbox import WarmJail, isolation_available, take_records
+from grader.code.runner import grade_source, prepare
+from grader.sandbox import Jail, Limits, ProtocolError, isolation_available
+from grader.sandbox.protocol import LineReader, check_depth, decode_line, record_from
 
 REFERENCE = Path(__file__).resolve().parents[3] / "grader" / "reference"
+ATTACKS = Path(__file__).parent / "attacks"
+needs_namespaces = pytest.mark.skipif(isolation_available() != "namespace", reason="jails need root (namespaces)")
 
 
-def test_take_records_reads_single_records_and_fast_path_batches():
-    records: dict = {}
-    take_records({"id": "a", "ok": True, "values": [1]}, records)
-    take_records({"job": "t", "result": {"batch": [{"id": "b", "ok": True}, {"id": "a", "ok": False}]}}, records)
-    assert records["a"]["values"] == [1]  # the first record of an id wins
-    assert records["b"]["ok"] is True
-    for junk in (5, "x", None, [1], {"result": {"batch": "nope"}}, {"result": {"batch": [3, {"id": 7}]}}):
-        take_records(junk, records)
-    assert set(records) == {"a", "b"}
+def test_deep_nesting_is_refused_before_any_parser_recurses():
+    deep = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(ProtocolError, match="nested deeper"):
+        decode_line(deep)
+    check_depth(json.dumps({"a": [[1, {"b": "[[[[[[[[[[[[[[[[[[[[[[[[[[[["}]]}))  # brackets in strings do not count
+    with pytest.raises(ProtocolError):
+        check_depth("[" * 30 + "]" * 30, max_depth=24)
 
 
-@pytest.mark.skipif(isolation_available() != "namespace", reason="warm jails need root (namespaces)")
-def test_a_warm_jail_that_died_is_reported_and_restarted():
+def test_lines_are_bounded_and_checked():
+    with pytest.raises(ProtocolError, match="bytes"):
+        decode_line(b"1" * 100, max_bytes=10)
+    with pytest.raises(ProtocolError, match="UTF-8"):
+        decode_line(b'"\xff"')
+    reader = LineReader(max_bytes=64, max_total=200)
+    out = reader.feed(b'{"a": 1}\nnot json\n')
+    assert out[0] == {"a": 1} and isinstance(out[1], ProtocolError)
+    with pytest.raises(ProtocolError, match="longer than"):
+        reader.feed(b"x" * 100)
+    with pytest.raises(ProtocolError, match="more than 200"):
+        LineReader(max_total=200).feed(b"1\n" * 101)
+
+
+def test_records_are_validated():
+    assert record_from({"id": "9.5.a", "ok": True, "values": [1]}).values == [1]
+    for bad in (5, {"id": 3, "ok": True}, {"id": "x", "ok": "yes"}, {"id": "x", "ok": True, "values": "v"},
+                {"id": "", "ok": True}, {"id": "x", "ok": False, "error": ["e"]}, {"id": "x", "ok": True, "seconds": True}):
+        with pytest.raises(ProtocolError):
+            record_from(bad)
+
+
+def test_limits_are_defined_once_and_derived():
+    limits = Limits().with_times(check_seconds=2, budget_seconds=5)
+    assert limits.job_seconds == 5 + 2 * 2 + 15
+    assert prepare(b"x = 1", "stage9", seed=1, limits=limits).plan.limits is limits
+    assert "as" not in Limits().rlimits(torch=True) and Limits().rlimits(torch=False)["as"] == Limits().memory_bytes
+
+
+@needs_namespaces
+def test_a_jail_that_died_is_replaced_and_the_submission_regraded_once():
     source = (REFERENCE / "stage9.py").read_bytes()
-    jail = WarmJail()
-    try:
+    with Jail() as jail:
         assert grade_source(source, "stage9", seed=3, jail=jail).score == 38
         os.killpg(jail.proc.pid, signal.SIGKILL)  # the whole jail, between two submissions
         jail.proc.wait()
-        lost = grade_source(source, "stage9", seed=3, jail=jail)
-        assert lost.score == 0
-        assert any("jail" in m and ("not running" in m or "ended unexpectedly" in m) for m in lost.messages)
-        assert grade_source(source, "stage9", seed=3, jail=jail).score == 38  # restarted, checks sent again
-    finally:
-        jail.close()
+        again = grade_source(source, "stage9", seed=3, jail=jail)
+        assert again.score == 38  # not the student's fault: regraded in a fresh jail
+        assert any("regraded in a fresh jail" in m for m in again.messages)
+        assert jail.restarts == 1
+
+
+@needs_namespaces
+def test_the_next_submission_never_pays_for_a_dirty_jail():
+    # unreadable folders, full tmpfs, SysV shared memory: the jail is wiped or replaced before the next one
+    dirty = (ATTACKS / "unwipeable_jail.py.txt").read_bytes()
+    source = (REFERENCE / "stage9.py").read_bytes()
+    with Jail() as jail:
+        first = grade_source(dirty, "stage9", seed=3, jail=jail)
+        assert first.score == 0
+        assert any("jail was replaced" in m for m in first.messages)
+        assert jail.restarts == 1
+        assert grade_source(source, "stage9", seed=3, jail=jail).score == 38
+
+
+@needs_namespaces
+def test_a_later_submission_cannot_find_an_earlier_one_in_memory():
+    token = os.urandom(16).hex()
+    earlier = (REFERENCE / "stage9.py").read_bytes() + f"\n# secret {token}\n".encode()
+    scan = (ATTACKS / "scan_init_memory.py.txt").read_text().replace("TOKEN_PREFIX", token[:16])
+    own = f"SECRET = '# secret {token}'\n" + scan  # the control: the scan does find what is in its own memory
+    with Jail() as jail:
+        control = "\n".join(grade_source(own.encode(), "stage9", seed=3, jail=jail).messages)
+        assert grade_source(earlier, "stage9", seed=3, jail=jail).score == 38
+        later = grade_source(scan.encode(), "stage9", seed=3, jail=jail)
+    assert f"leaked {token[16:]}" in control
+    text = "\n".join(later.messages)
+    assert re.search(r"scanned [1-9]\d* regions, found 0", text) and token[16:] not in text
 
 
 def test_a_syntax_error_fails_every_check_and_names_the_line():
