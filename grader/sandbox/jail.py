@@ -220,7 +220,9 @@ class Jail:
         _widen(self.ctl_w)
         _widen(self.src_w)
         self.out_paths = (box / "stdout", box / "stderr")
-        outs = [open(p, "ab") for p in self.out_paths]  # O_APPEND: truncated after each submission
+        # O_APPEND: emptied after each submission; 0600 and root's: the jail writes through the descriptors it
+        # inherits, but cannot open the files again through /proc/self/fd to read them
+        outs = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600) for p in self.out_paths]
         fds = (ctl_r, src_r, ch_w)
         if namespace:
             self.groups = host.make_cgroups(self.tag, self.limits.memory_bytes, self.limits.cgroup_pids)
@@ -237,8 +239,8 @@ class Jail:
         finally:
             for fd in fds:
                 os.close(fd)
-            for fh in outs:
-                fh.close()
+            for out in outs:
+                os.close(out)
         self.reader = LineReader(max_total=MAX_JOB_BYTES)
         self.checks_key: str | None = None  # a fresh jail holds no checks
 
