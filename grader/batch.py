@@ -125,7 +125,7 @@ def _drive(jails: list[Any], todo: list[tuple[str, Path]], open_one: Callable[[s
             done(sub, _close(sub, box))
         refill()
         if running and not finished:
-            select.select(list(running), [], [], 0.1)
+            select.select([fd for jail in running for fd in jail.fds()], [], [], 0.1)
 
 
 def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: int = 1, db: Any = None,

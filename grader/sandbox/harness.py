@@ -1,19 +1,21 @@
 """Inside the jail: the serve loop of the jail's init and the forks that run a submission's checks.
 
-``python -I -S harness.py CONFIG.json CONTROL_FD SOURCE_FD CHANNEL_FD``. Three kinds of process, and what
-each ever holds:
+``python -I -S harness.py CONFIG.json CONTROL_FD SOURCE_FD CHANNEL_FD STATUS_FD``. Two kinds of process:
 
-- the **init** (the jail's PID 1; long-lived): imports numpy (and torch) once, then per request forks a
-  job process and waits for it. It never reads the source pipe, a submission's files, output or results:
-  no later fork can find an earlier submission in the memory it inherits from the init;
-- the **job process** (one per submission, dies with it): reads the source from the source pipe, writes
-  it to the job's folder, runs the checks in forks, validates what they send back and writes the records
-  on the channel. Not dumpable: the submission's own forks cannot ptrace it or open its descriptors;
-- the **check forks**: the submission's code runs only here, with stdio and their own result pipe open.
+- the **init** (the jail's PID 1; long-lived): imports numpy (and torch) once, then per request forks
+  the submission's processes, enforces their time limits and cleans up after them. It never reads the
+  source pipe, a submission's files, its output or its results: no later fork can find an earlier
+  submission in the memory it inherits from the init. Its own word (``done``: how each fork ended,
+  whether the jail is clean) goes on the *status* pipe, which no fork holds;
+- the **forks**, where the submission's code runs: the first reads the source from the source pipe and
+  writes it to the job's folder, then runs every check (the fast path); if it hangs or dies, an import
+  probe and one fork per check follow (the careful path). Each writes its records itself, as its last
+  act, on the *channel*; only stdio, the channel and the source pipe stay open in them.
 
-After each job the init kills every other process of the jail, empties every writable folder and says in
-its ``done`` line whether the jail is clean (nothing left on disk, no IPC object, no unread source); the
-grader discards a jail that is not. Every line read here goes through ``protocol``'s bounded codec.
+The grader reads the channel through ``protocol``'s bounded codec and validates every record; whatever a
+fork writes there counts for its own submission only (a line carries the job's token). After each job
+the init kills every other process of the jail, empties every writable folder and says whether the jail
+is clean (nothing left on disk, no IPC object, no unread source); the grader replaces a jail that is not.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import hashlib
 import importlib
 import json
 import os
+import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 try:  # in the grader's process (benchmarks, doctests)
@@ -34,84 +38,27 @@ except ImportError:  # in the jail: the copies beside this file (-I keeps the sc
     import ops  # type: ignore[no-redef]
     import protocol  # type: ignore[no-redef]
 
-MAX_RESULT_BYTES = 8 * 2**20  # what one check fork may send back
 PRELOAD = ("numpy", "numpy.random", "numpy.linalg", "random", "math")
+SOURCE_FAILED = 4  # the first fork's exit code when it could not read the source (the jail's fault)
 # bound before any student code runs: patching os.write or json.dumps later cannot reach these
 _write, _exit, _encode = os.write, os._exit, protocol.encode_line
 _FD_LIMIT = 1 << 16  # lowered to RLIMIT_NOFILE in _prepare(): closing 65,536 descriptors per fork costs ~10 ms
 
 
-def _child_setup(w: int) -> None:
-    """In a fork about to run student code: only stdio and the fork's own result pipe stay open (the
-    channel and the source pipe are out of reach), and the fork leads its own process group."""
-    os.closerange(3, w)
-    os.closerange(w + 1, _FD_LIMIT)
+def _child_setup(keep: tuple[int, ...]) -> None:
+    """In a fork about to run student code: only stdio and ``keep`` stay open (the control and status
+    pipes are out of reach), and the fork leads its own process group."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _FD_LIMIT)
     try:
         os.setpgid(0, 0)
     except OSError:
         pass
     if "numpy.random" in sys.modules:  # preloaded: without this every fork would draw the same numbers
         sys.modules["numpy.random"].seed(int.from_bytes(os.urandom(4), "little"))
-
-
-def _read_child(r: int, pid: int, deadline: float) -> tuple[bytes, bool, int | None]:
-    """Everything the fork wrote (bounded) until EOF or the deadline; then kill its group and reap it."""
-    import select
-
-    chunks: list[bytes] = []
-    size = 0
-    status = None
-
-    def take(chunk: bytes) -> None:
-        nonlocal size
-        if size < MAX_RESULT_BYTES:
-            chunks.append(chunk)
-        size += len(chunk)
-
-    # read until EOF or until the fork has exited (a grandchild it left behind may hold the pipe open)
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        ready, _, _ = select.select([r], [], [], min(remaining, 0.02))
-        if ready:
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            take(chunk)
-        done, st = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            status = st
-            while select.select([r], [], [], 0)[0]:
-                chunk = os.read(r, 65536)
-                if not chunk:
-                    break
-                take(chunk)
-            break
-    timed_out = status is None and time.monotonic() >= deadline
-    for target in (-pid, pid):
-        try:
-            os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    if status is None:
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-    os.close(r)
-    _reap()
-    return b"".join(chunks)[:MAX_RESULT_BYTES], timed_out, status
-
-
-def _last_line(data: bytes) -> Any:
-    """The fork's final line, decoded by the bounded codec (None if there is none or it does not decode):
-    the harness writes it as the fork's last act, so anything the submission wrote before is superseded."""
-    lines = [ln for ln in data.split(b"\n") if ln.strip()]
-    try:
-        return protocol.decode_line(lines[-1]) if lines else None
-    except protocol.ProtocolError:
-        return None
 
 
 def _flush() -> None:
@@ -121,87 +68,6 @@ def _flush() -> None:
             stream.flush()
         except BaseException:  # noqa: BLE001 - a replaced or broken stream is the submission's business
             pass
-
-
-def run_batch_in_fork(module_path: str, checks: list[dict[str, Any]], limit: float) -> list[dict[str, Any]] | None:
-    """Fast path: every check in one fork, which writes all records as one final line ``{"batch": [...]}``.
-    Returns the records once validated (the schema, one per check, in order); None when the fork hangs,
-    dies or leaves no valid final line — the caller then runs each check in its own fork."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        _child_setup(w)
-        try:
-            try:
-                module = ops.load_module(module_path)
-            except BaseException as exc:  # noqa: BLE001
-                why = f"importing the submission failed: {ops.describe_error(exc)}"
-                out = [{"id": c["id"], "ok": False, "error": why} for c in checks]
-            else:
-                out = ops.run_all(module, checks)
-            data = _encode({"batch": out})
-            _flush()
-        except BaseException:  # noqa: BLE001 - unserialisable results: let the careful path sort it out
-            _exit(3)
-        try:
-            _write(w, data[:MAX_RESULT_BYTES])
-        finally:
-            _exit(0)
-    os.close(w)
-    data, timed_out, status = _read_child(r, pid, time.monotonic() + limit)
-    if timed_out or status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        return None
-    line = _last_line(data)
-    batch = line.get("batch") if isinstance(line, dict) else None
-    if not isinstance(batch, list) or len(batch) != len(checks):
-        return None
-    try:
-        records = [protocol.record_from(b).to_json() for b in batch]
-    except protocol.ProtocolError:
-        return None
-    return records if [r["id"] for r in records] == [c["id"] for c in checks] else None
-
-
-def run_check_in_fork(module_path: str, check: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Fork; the child imports the submission and runs one check; the parent enforces the time limit."""
-    r, w = os.pipe()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # child: student code runs only here
-        os.close(r)
-        _child_setup(w)
-        try:
-            module = ops.load_module(module_path)
-            payload = {"id": check["id"], "ok": True, "values": ops.run_ops(module, check["ops"])}
-        except BaseException as exc:  # noqa: BLE001 - anything the student does is reported
-            payload = {"id": check["id"], "ok": False, "error": ops.describe_error(exc)}
-        _flush()
-        try:
-            data = _encode(payload)
-        except (TypeError, ValueError):
-            data = _encode({"id": check["id"], "ok": False, "error": "result could not be serialised"})
-        try:
-            _write(w, data[:MAX_RESULT_BYTES])
-        finally:
-            _exit(0)
-    os.close(w)
-    data, timed_out, status = _read_child(r, pid, start + timeout)
-    try:
-        record = protocol.record_from(_last_line(data)).to_json()
-        if record["id"] != check["id"]:
-            raise protocol.ProtocolError("wrong id")
-    except protocol.ProtocolError:
-        if timed_out:
-            record = {"id": check["id"], "ok": False, "error": f"time limit {timeout:g} s exceeded"}
-        elif status is not None and os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-            record = {"id": check["id"], "ok": False, "error": f"crashed with signal {name}"}
-        else:
-            record = {"id": check["id"], "ok": False, "error": "the check ended without a result (exit mid-run?)"}
-    record["seconds"] = round(time.monotonic() - start, 4)
-    return record
 
 
 def _reap() -> None:
@@ -215,26 +81,65 @@ def _reap() -> None:
             return
 
 
-def grade_job(module_path: str, checks: list[dict[str, Any]], timeout: float, budget: float, emit: Any) -> None:
-    """All checks of one submission: the one-fork fast path, else an import probe and one fork per check.
-    ``emit`` gets ``{"batch": records}`` or ``{"record": record}`` messages."""
-    started = time.monotonic()
-    batch = run_batch_in_fork(module_path, checks, timeout)
-    if batch is not None:
-        emit({"batch": batch})
-        return
-    # careful path: import once on its own (a module that hangs, crashes or exits on import fails every
-    # check once), then each check in its own fork with its own time limit
-    verdict = run_check_in_fork(module_path, {"id": "__import__", "ops": []}, timeout)
-    for check in checks:
-        if not verdict.get("ok"):
-            record = {"id": check["id"], "ok": False, "error": f"importing the submission failed: {verdict.get('error')}"}
-        elif time.monotonic() - started > budget:
-            record = {"id": check["id"], "ok": False,
-                      "error": f"not run: the submission's time budget ({budget:g} s) is spent"}
-        else:
-            record = run_check_in_fork(module_path, check, timeout)
-        emit({"record": record})
+def _wait(pid: int, deadline: float) -> int | None:
+    """The fork's exit status, or None once ``deadline`` passed; a fork the submission stopped (SIGSTOP,
+    same uid) is continued, so that its time still runs out."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+            if done == pid and os.WIFSTOPPED(status):
+                os.kill(pid, signal.SIGCONT)
+                continue
+            if done == pid:
+                return status
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if pidfd >= 0:
+                select.select([pidfd], [], [], min(remaining, 0.05))
+            else:
+                time.sleep(min(remaining, 0.002))
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+def run_in_fork(child: Callable[[], int], keep: tuple[int, ...], limit: float) -> str:
+    """Run ``child`` in a fork (its return value is the exit code) for at most ``limit`` seconds; then kill
+    the fork's group. Returns '' if it exited 0, else how it ended (for the record of its check)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            _child_setup(keep)
+            code = child()
+        finally:
+            _flush()
+            _exit(code)
+    status = _wait(pid, time.monotonic() + limit)
+    for target in (-pid, pid):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if status is None:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        _reap()
+        return f"time limit {limit:g} s exceeded"
+    _reap()
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return f"crashed with signal {name}"
+    code = os.WEXITSTATUS(status)
+    return "" if code == 0 else f"exit {code}" if code != SOURCE_FAILED else "source"
 
 
 def _read_source(fd: int, size: int, sha256: str) -> bytes:
@@ -252,26 +157,82 @@ def _read_source(fd: int, size: int, sha256: str) -> bytes:
     return data
 
 
-def lead_job(job: dict[str, Any], checks: list[dict[str, Any]], workdir: str, source_fd: int, channel: int) -> None:
-    """The job process: one submission, from its source to its last record (see the module docstring)."""
-    token = job["job"]
+def grade_job(job: dict[str, Any], checks: list[dict[str, Any]], folder: str, source_fd: int,
+              channel: int) -> dict[str, str]:
+    """All checks of one submission, each fork writing its own records on ``channel``; returns how the
+    forks that wrote none ended, by check id (``"*"``: every check, the submission did not import)."""
+    token, module_path = str(job["job"]), os.path.join(folder, "submission.py")
+    timeout, budget = float(job["check_seconds"]), float(job["budget_seconds"])
+    started = time.monotonic()
 
     def emit(message: dict[str, Any]) -> None:
-        os.write(channel, _encode({**message, "job": token}))
+        _write(channel, _encode({**message, "job": token}))
 
-    folder = os.path.join(workdir, f"job-{token}")
-    os.mkdir(folder, 0o700)
-    module_path = os.path.join(folder, "submission.py")
-    fd = os.open(module_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        source = _read_source(source_fd, int(job["source_bytes"]), str(job["source_sha256"]))
-        os.write(fd, source)
-    finally:
-        os.close(fd)
-    del source
-    os.close(source_fd)
-    os.chdir(folder)
-    grade_job(module_path, checks, float(job["check_seconds"]), float(job["budget_seconds"]), emit)
+    def fast_path() -> int:
+        try:
+            source = _read_source(source_fd, int(job["source_bytes"]), str(job["source_sha256"]))
+            with open(module_path, "xb") as fh:
+                fh.write(source)
+        except OSError:
+            return SOURCE_FAILED
+        os.close(source_fd)
+        try:
+            module = ops.load_module(module_path)
+        except BaseException as exc:  # noqa: BLE001
+            why = f"importing the submission failed: {ops.describe_error(exc)}"
+            out = [{"id": c["id"], "ok": False, "error": why} for c in checks]
+        else:
+            out = ops.run_all(module, checks)
+        _flush()
+        try:
+            line = _encode({"batch": out, "job": token})
+        except (TypeError, ValueError):  # unserialisable results: let the careful path sort it out
+            return 3
+        _write(channel, line)  # the final line: the grader keeps the last record of each check
+        return 0
+
+    ended = run_in_fork(fast_path, (channel, source_fd), timeout)
+    if ended in ("", "source"):
+        return {"source": "the jail could not hand over the source"} if ended else {}
+
+    def probe() -> int:  # careful path: import once on its own (a module that hangs or dies on import
+        try:             # fails every check once), then each check in its own fork
+            ops.load_module(module_path)
+        except BaseException as exc:  # noqa: BLE001
+            why = f"importing the submission failed: {ops.describe_error(exc)}"
+            emit({"batch": [{"id": c["id"], "ok": False, "error": why} for c in checks]})
+            return 1
+        return 0
+
+    imported = run_in_fork(probe, (channel,), timeout)
+    if imported:
+        return {"*": f"importing the submission failed: {imported}"}
+    out: dict[str, str] = {}
+    for check in checks:
+        if time.monotonic() - started > budget:
+            out[check["id"]] = f"not run: the submission's time budget ({budget:g} s) is spent"
+            continue
+
+        def one(check: dict[str, Any] = check) -> int:
+            try:
+                module = ops.load_module(module_path)
+                record = {"id": check["id"], "ok": True, "values": ops.run_ops(module, check["ops"])}
+            except BaseException as exc:  # noqa: BLE001 - anything the student does is reported
+                record = {"id": check["id"], "ok": False, "error": ops.describe_error(exc)}
+            _flush()
+            try:
+                line = _encode({"record": record, "job": token})
+            except (TypeError, ValueError):
+                line = _encode({"record": {"id": check["id"], "ok": False, "error": "result could not be serialised"},
+                                "job": token})
+            _write(channel, line)
+            return 0
+
+        why = run_in_fork(one, (channel,), timeout)
+        if why:
+            out[check["id"]] = why if why.startswith(("time", "crashed")) else \
+                "the check ended without a result (exit mid-run?)"
+    return out
 
 
 def apply_limits(limits: dict[str, int]) -> None:
@@ -297,6 +258,55 @@ def _not_dumpable() -> None:
         pass
 
 
+# What no check needs and every escape does: namespaces and mounts (a user namespace would hand a submission
+# every capability inside it), ptrace and cross-process memory, kernel keyrings, BPF, userfaultfd, perf,
+# io_uring, file handles. x86_64 numbers; clone3 answers ENOSYS, so that glibc falls back to clone, whose
+# namespace flags are then refused.
+_DENIED_SYSCALLS = (101, 155, 161, 165, 166, 248, 249, 250, 272, 298, 303, 304, 308, 310, 311, 321, 323,
+                    425, 428, 429, 430, 431, 432, 433, 442)
+_CLONE_NAMESPACES = 0x7E020000  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+
+
+def _seccomp() -> bool:
+    """Install a seccomp filter refusing :data:`_DENIED_SYSCALLS` (EPERM) in this process and every fork of
+    it; False where it cannot (not x86_64, no seccomp)."""
+    import ctypes
+    import platform
+
+    if platform.machine() != "x86_64":
+        return False
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    prog: list[tuple[int, int, int, int]] = []  # (code, jump if true, jump if false, k)
+    load, ret = (lambda off: prog.append((0x20, 0, 0, off))), (lambda value: prog.append((0x06, 0, 0, value)))
+    load(4)                                          # seccomp_data.arch
+    prog.append((0x15, 1, 0, 0xC000003E))            # AUDIT_ARCH_X86_64, else refuse
+    ret(eperm)
+    load(0)                                          # seccomp_data.nr
+    prog.append((0x35, 0, 1, 0x40000000))            # the x32 ABI: refused
+    ret(eperm)
+    for nr in _DENIED_SYSCALLS:
+        prog.append((0x15, 0, 1, nr))
+        ret(eperm)
+    prog.append((0x15, 0, 1, 435))                   # clone3
+    ret(enosys)
+    prog.append((0x15, 0, 3, 56))                    # clone: look at its flags
+    load(16)                                         # args[0], low 32 bits
+    prog.append((0x45, 0, 1, _CLONE_NAMESPACES))
+    ret(eperm)
+    ret(allow)
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(prog))(*(Filter(*ins) for ins in prog))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (setpriv set it already in a namespace jail)
+    return libc.prctl(22, 2, ctypes.byref(Program(len(prog), filters)), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+
+
 def _prepare(config: dict[str, Any]) -> None:
     _not_dumpable()
     for path in config.get("sys_path", []):
@@ -308,6 +318,8 @@ def _prepare(config: dict[str, Any]) -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     apply_limits(config.get("rlimits", {}))
+    if config.get("namespace") and not _seccomp():
+        print("harness: no seccomp filter on this machine; namespaces and rlimits only", file=sys.stderr)
     global _FD_LIMIT
     import resource
 
@@ -373,36 +385,25 @@ def _leftovers(config: dict[str, Any], source_fd: int) -> list[str]:
     return left
 
 
-def _kill_everyone_else(config: dict[str, Any], leader: int) -> None:
+def _kill_everyone_else(config: dict[str, Any]) -> None:
     """SIGKILL every other process of the jail and reap them all (as its PID 1: every process in the
-    namespace; without namespaces only the job's own process group can be reached)."""
-    try:
-        os.kill(-1 if config.get("namespace") and os.getpid() == 1 else -leader, signal.SIGKILL)
-    except OSError:
-        pass
+    namespace; without namespaces only the forks' own process groups were reached, by ``run_in_fork``)."""
+    if config.get("namespace") and os.getpid() == 1:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         try:
-            os.waitpid(-1, 0)
+            if os.waitpid(-1, 0 if config.get("namespace") else os.WNOHANG)[0] == 0:
+                return
         except ChildProcessError:
             return
 
 
-def _wait_for_job(pid: int) -> None:
-    """Until the job process exits; a submission that stops it (SIGSTOP, same uid) gets it continued at once,
-    so that its own time limits still run out."""
-    while True:
-        _, status = os.waitpid(pid, os.WUNTRACED)
-        if not os.WIFSTOPPED(status):
-            return
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except OSError:
-            pass
-
-
-def serve(config_path: str, control: int, source_fd: int, channel: int) -> None:
-    """The init's loop: one request per submission, each in its own job process (module docstring)."""
+def serve(config_path: str, control: int, source_fd: int, channel: int, status: int) -> None:
+    """The init's loop: one request per submission (module docstring)."""
     with open(config_path, encoding="utf-8") as fh:
         config = json.load(fh)
     _prepare(config)
@@ -420,31 +421,31 @@ def serve(config_path: str, control: int, source_fd: int, channel: int) -> None:
             if "checks" in job:  # else the same checks as the last job (same key): sent once per run
                 checks = job["checks"]
             token = str(job["job"])
-            pid = os.fork()
-            if pid == 0:
-                os.close(control)
-                code = 0
-                try:
-                    lead_job(job, checks, config["workdir"], source_fd, channel)
-                except BaseException as exc:  # noqa: BLE001 - reported; the grader regrades in a fresh jail
-                    os.write(channel, _encode({"job": token, "failed": f"{type(exc).__name__}: {exc}"[:300]}))
-                    code = 1
-                _flush()
-                _exit(code)
+            done: dict[str, Any] = {"job": token, "done": True}
+            folder = os.path.join(config["workdir"], f"job-{token}")
+            try:
+                os.mkdir(folder, 0o700)
+                os.chdir(folder)
+            except OSError as exc:
+                done["failed"] = f"the job's folder could not be made: {exc.strerror}"
             t1 = time.monotonic()
-            _wait_for_job(pid)
+            if "failed" not in done:
+                ended = grade_job(job, checks, folder, source_fd, channel)
+                if "source" in ended:
+                    done["failed"] = ended.pop("source")
+                done["ended"] = ended
             t2 = time.monotonic()
-            _kill_everyone_else(config, pid)
+            os.chdir("/")
+            _kill_everyone_else(config)
             try:
                 left = _leftovers(config, source_fd)
             except Exception as exc:  # noqa: BLE001 - whatever went wrong, the jail is not clean
                 left = [f"the clean-up failed ({type(exc).__name__})"]
-            done = {"job": token, "done": True, "clean": not left, "left": left[:5],
-                    "seconds": {"setup": round(t1 - t0, 4), "checks": round(t2 - t1, 4),
-                                "cleanup": round(time.monotonic() - t2, 4)}}
-            os.write(channel, _encode(done))
+            done.update(clean=not left, left=left[:5], seconds={
+                "setup": round(t1 - t0, 4), "checks": round(t2 - t1, 4), "cleanup": round(time.monotonic() - t2, 4)})
+            os.write(status, _encode(done))
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     os._exit(0)  # no interpreter teardown: the jail ends as soon as the grader hangs up

@@ -107,7 +107,7 @@ def _hidden_site_dirs(prefix: Path) -> list[str]:
     return sorted(found)
 
 
-def namespace_command(box: Path, uid: int, limits: Limits, *, torch: bool, fds: tuple[int, int, int]) -> list[str]:
+def namespace_command(box: Path, uid: int, limits: Limits, *, torch: bool, fds: tuple[int, ...]) -> list[str]:
     """unshare + the jail's root + setpriv: the command that starts a namespace jail (module docstring)."""
     prefix, py = _python_dirs()
     q = shlex.quote
@@ -156,7 +156,7 @@ def namespace_command(box: Path, uid: int, limits: Limits, *, torch: bool, fds: 
         "cd /mnt/work",
         f"exec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs --bounding-set=-all "
         f"--inh-caps=-all -- {q(str(prefix / 'bin' / py))} -I -S /mnt/harness/harness.py "
-        f"/mnt/harness/config.json {fds[0]} {fds[1]} {fds[2]}",
+        "/mnt/harness/config.json " + " ".join(map(str, fds)),
     ]
     return ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child",
             "--propagation", "private", "--", "/bin/sh", "-c", "\n".join(lines)]
@@ -216,14 +216,17 @@ class Jail:
         (box / "harness" / "config.json").write_text(json.dumps(config))
         ctl_r, self.ctl_w = os.pipe()
         src_r, self.src_w = os.pipe()
-        self.ch_r, ch_w = os.pipe()
-        _widen(self.ctl_w)
-        _widen(self.src_w)
+        self.ch_r, ch_w = os.pipe()   # records, from the forks that run the submission
+        self.st_r, st_w = os.pipe()   # the init's word on each job; no fork holds it
+        for fd in (self.ctl_w, self.src_w, ch_w):
+            _widen(fd)
+        os.set_blocking(ch_w, True)
+        os.set_blocking(self.ch_r, False)
         self.out_paths = (box / "stdout", box / "stderr")
         # O_APPEND: emptied after each submission; 0600 and root's: the jail writes through the descriptors it
         # inherits, but cannot open the files again through /proc/self/fd to read them
         outs = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600) for p in self.out_paths]
-        fds = (ctl_r, src_r, ch_w)
+        fds = (ctl_r, src_r, ch_w, st_w)
         if namespace:
             self.groups = host.make_cgroups(self.tag, self.limits.memory_bytes, self.limits.cgroup_pids)
             cmd = host.in_cgroups(self.groups, namespace_command(box, self.uid, self.limits,
@@ -242,11 +245,12 @@ class Jail:
             for out in outs:
                 os.close(out)
         self.reader = LineReader(max_total=MAX_JOB_BYTES)
+        self.status = LineReader()
         self.checks_key: str | None = None  # a fresh jail holds no checks
 
-    def fileno(self) -> int:
-        """The jail's result channel (for ``select``)."""
-        return self.ch_r
+    def fds(self) -> tuple[int, int]:
+        """What to ``select`` on while the jail works: its channel and its status pipe."""
+        return self.ch_r, self.st_r
 
     def submit(self, plan: Plan, source: bytes) -> None:
         """Send one submission to the jail; its result comes from :meth:`poll`."""
@@ -265,6 +269,7 @@ class Jail:
             request["checks"] = job.plan.checks
         self.checks_key = job.plan.checks_key
         self.reader.reset()
+        self.status.reset()
         self._failed = ""
         try:
             for fd, data in ((self.src_w, job.source), (self.ctl_w, encode_line(request))):
@@ -282,14 +287,16 @@ class Jail:
         if self._failed:
             return self._jail_failed(self._failed)
         try:
-            while select.select([self.ch_r], [], [], 0)[0]:
-                chunk = os.read(self.ch_r, 1 << 16)
+            self._drain(job)
+            while select.select([self.st_r], [], [], 0)[0]:
+                chunk = os.read(self.st_r, 1 << 16)
                 if not chunk:
                     return self._jail_failed("the jail ended unexpectedly")
-                for message in self.reader.feed(chunk):
-                    result = self._take(job, message)
-                    if result is not None:
-                        return result
+                for message in self.status.feed(chunk):
+                    if isinstance(message, dict) and message.get("job") == job.token and message.get("done") is True:
+                        self._drain(job)  # every fork is dead: what they wrote is all in the pipe
+                        return self._done(job, message)
+                    raise ProtocolError("the jail's init sent something it never sends")
         except ProtocolError as exc:
             return self._finish(f"the submission broke the result protocol: {exc}", clean=False, drop=True)
         if time.monotonic() >= job.deadline:
@@ -298,19 +305,26 @@ class Jail:
             return self._jail_failed("the jail ended unexpectedly")
         return None
 
-    def _take(self, job: _Job, message: Any) -> SandboxResult | None:
-        """One decoded channel line; a result when it ends the job."""
+    def _drain(self, job: _Job) -> None:
+        """Read and validate every record waiting on the channel (ProtocolError if one breaks the schema)."""
+        while True:
+            try:
+                chunk = os.read(self.ch_r, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            for message in self.reader.feed(chunk):
+                self._take(job, message)
+
+    def _take(self, job: _Job, message: Any) -> None:
+        """One line from the channel: a record or a batch of them, for this submission."""
         if isinstance(message, ProtocolError):
             raise message
-        if not isinstance(message, dict) or message.get("job") != job.token:
-            raise ProtocolError("a line that is not for this submission")
-        if message.get("done") is True:
-            self.last_timing = message.get("seconds") if isinstance(message.get("seconds"), dict) else None
-            left = message.get("left")
-            return self._finish("", clean=message.get("clean") is True,
-                                why=", ".join(map(str, left)) if isinstance(left, list) else "")
-        if "failed" in message:
-            return self._jail_failed(f"the jail could not grade it ({str(message['failed'])[:200]})")
+        if not isinstance(message, dict):
+            raise ProtocolError("a line that is not an object")
+        if message.get("job") != job.token:
+            return  # not this submission's token: a line no fork of it can have meant for it
         batch = message.get("batch") if "batch" in message else [message.get("record")]
         if not isinstance(batch, list):
             raise ProtocolError("a batch that is not a list")
@@ -319,8 +333,21 @@ class Jail:
             record = record_from(item)
             if record.id not in known:
                 raise ProtocolError(f"a record for an unknown check {record.id[:40]!r}")
-            job.records.setdefault(record.id, record.to_json())  # the first record of a check wins
-        return None
+            job.records[record.id] = record.to_json()  # the harness writes last: the last record of a check wins
+
+    def _done(self, job: _Job, message: dict[str, Any]) -> SandboxResult | None:
+        """The init's ``done``: how the forks that wrote nothing ended, and whether the jail is clean."""
+        self.last_timing = message.get("seconds") if isinstance(message.get("seconds"), dict) else None
+        if "failed" in message:
+            return self._jail_failed(f"the jail could not grade it ({str(message['failed'])[:200]})")
+        ended = message.get("ended") if isinstance(message.get("ended"), dict) else {}
+        for check in job.plan.checks:
+            why = ended.get(check["id"], ended.get("*"))
+            if check["id"] not in job.records and isinstance(why, str):
+                job.records[check["id"]] = {"id": check["id"], "ok": False, "error": why[:500]}
+        left = message.get("left")
+        return self._finish("", clean=message.get("clean") is True,
+                            why=", ".join(map(str, left)) if isinstance(left, list) else "")
 
     def _jail_failed(self, why: str) -> SandboxResult | None:
         """The jail failed, not (as far as can be told) the submission: a fresh jail regrades it, once."""
@@ -372,7 +399,7 @@ class Jail:
             result = self.poll()
             if result is not None:
                 return result
-            select.select([self.ch_r], [], [], 0.1)
+            select.select(self.fds(), [], [], 0.1)
 
     def restart(self) -> None:
         """Discard this jail (processes, cgroups, folders) and start a fresh one in its place."""
@@ -382,7 +409,7 @@ class Jail:
 
     def hang_up(self) -> None:
         """EOF on the jail's control and source pipes: its init returns and exits (``stop`` waits)."""
-        for fd in (self.ctl_w, self.src_w, self.ch_r):
+        for fd in (self.ctl_w, self.src_w, self.ch_r, self.st_r):
             try:
                 os.close(fd)
             except OSError:
