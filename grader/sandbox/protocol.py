@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 MAX_LINE_BYTES = 16 * 2**20      # one line on any channel
@@ -92,7 +92,9 @@ class Record:
     seconds: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        # not dataclasses.asdict: it deep-copies the values (3 ms of a stage9 submission's ~10)
+        out: dict[str, Any] = {"id": self.id, "ok": self.ok, "values": self.values, "error": self.error}
+        return out if self.seconds is None else {**out, "seconds": self.seconds}
 
 
 def record_from(data: Any) -> Record:

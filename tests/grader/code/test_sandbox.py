@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,30 @@ def test_a_syntax_error_fails_every_check_and_names_the_line():
     feedback = "\n".join(part.feedback for part in result.parts)
     assert feedback.count("importing the submission failed: SyntaxError") == feedback.count("✗")
     assert f"line {line})" in feedback
+
+
+@needs_namespaces
+def test_the_jail_sees_only_the_interpreter_and_the_packages_the_checks_import():
+    # what a non-editable install would add (grader/, answers/, peftcalc/ beside numpy) cannot appear: the
+    # jail's /mnt/site holds exactly the packages the harness imports, every other site folder is empty
+    probe = b"""
+import os, sys
+print("root", sorted(os.listdir("/")))
+print("site", sorted(os.listdir("/mnt/site")))
+print("prefix-site", os.listdir(sys.base_prefix + "/lib/python%d.%d/site-packages" % sys.version_info[:2]))
+for name in ("grader", "answers", "peftcalc"):
+    try:
+        __import__(name)
+        print("imported", name)
+    except ImportError:
+        pass
+print("etc", sorted(os.listdir("/etc")), "hostfs", [p for p in ("/work", "/home", "/root/.bashrc") if os.path.exists(p)])
+"""
+    out = "\n".join(grade_source(probe, "stage9", seed=3).messages)
+    assert "site ['numpy', 'numpy.libs']" in out
+    assert "prefix-site []" in out and "imported" not in out
+    root = set(ast.literal_eval(re.search(r"root (\[.*\])", out).group(1)))
+    allowed = {".old", "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "mnt", "proc", "sbin", "tmp", "usr"}
+    prefix_top = Path(sys.base_prefix).resolve().parts[1]  # the interpreter's prefix, at its own path
+    assert {"mnt", "usr", "proc", "tmp"} <= root <= allowed | {prefix_top}
+    assert "etc ['ld.so.cache'] hostfs []" in out
