@@ -136,3 +136,16 @@ print("etc", sorted(os.listdir("/etc")), "hostfs", [p for p in ("/work", "/home"
     prefix_top = Path(sys.base_prefix).resolve().parts[1]  # the interpreter's prefix, at its own path
     assert {"mnt", "usr", "proc", "tmp"} <= root <= allowed | {prefix_top}
     assert "etc ['ld.so.cache'] hostfs []" in out
+
+
+def test_what_the_jail_gets_imports_only_the_standard_library_numpy_and_torch():
+    # the jail has no grader package: its copies of these files must stand alone
+    from grader.sandbox.jail import HERE, JAIL_FILES
+
+    allowed = set(sys.stdlib_module_names) | {"numpy", "torch", "ops", "protocol", "__future__"}
+    for name in JAIL_FILES:
+        tree = ast.parse((HERE / name).read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree)
+                     if isinstance(n, ast.ImportFrom) and n.module and not n.module.startswith("grader.sandbox")}
+        assert imported <= allowed, (name, imported - allowed)
