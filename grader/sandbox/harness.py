@@ -248,8 +248,8 @@ def apply_limits(limits: dict[str, int]) -> None:
 
 
 def _not_dumpable() -> None:
-    """PR_SET_DUMPABLE 0 (inherited by every fork): processes of the same uid cannot ptrace the init or a
-    job process, read their memory or open their /proc/PID/fd — so not the channel either."""
+    """PR_SET_DUMPABLE 0 (inherited by every fork): processes of the same uid cannot ptrace the init, read
+    its memory or open its /proc/PID/fd — so not its control and status pipes either."""
     try:
         import ctypes
 

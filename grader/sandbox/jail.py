@@ -21,7 +21,7 @@ the same rlimits and its own session (no namespaces: weaker) and the report says
 
 A jail that fails, breaks the protocol, runs out of time or is not clean after a submission is discarded
 and replaced; a submission whose jail failed (not its own fault, as far as can be told: the jail was not
-running, or died, or its job process could not start) is regraded once in a fresh jail.
+running, died, or could not hand the source over) is regraded once in a fresh jail.
 """
 
 from __future__ import annotations
@@ -183,9 +183,9 @@ class _Job:
 
 
 class Jail:
-    """A jail started once and reused: numpy (and torch) imported once, each submission graded by its own
-    job process and forks of it, the jail wiped and checked clean between submissions. One submission at
-    a time (``submit`` then ``poll``, or ``run``); ``close`` when done."""
+    """A jail started once and reused: numpy (and torch) imported once, each submission graded in forks of
+    the jail's init that die with it, the jail wiped and checked clean between submissions. One submission
+    at a time (``submit`` then ``poll``, or ``run``); ``close`` when done (or use it as a context manager)."""
 
     def __init__(self, *, preload_torch: bool = False, isolation: str | None = None,
                  limits: Limits = DEFAULT_LIMITS) -> None:

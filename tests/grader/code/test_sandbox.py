@@ -149,3 +149,17 @@ def test_what_the_jail_gets_imports_only_the_standard_library_numpy_and_torch():
         imported |= {n.module.split(".")[0] for n in ast.walk(tree)
                      if isinstance(n, ast.ImportFrom) and n.module and not n.module.startswith("grader.sandbox")}
         assert imported <= allowed, (name, imported - allowed)
+
+
+@needs_namespaces
+def test_a_jail_that_fails_twice_gives_zero_with_the_reason(monkeypatch):
+    from grader.sandbox import jail as jail_module
+
+    monkeypatch.setattr(jail_module, "namespace_command", lambda *a, **k: ["/bin/false"])  # never starts
+    with Jail() as jail:
+        result = grade_source((REFERENCE / "stage9.py").read_bytes(), "stage9", seed=3, jail=jail)
+        assert jail.restarts == 2  # replaced for the regrade, and again for the next submission: no loop
+    assert result.score == 0
+    # whether the jail's pipes were still open when the request was written is a race: either reason is right
+    failed = [m for m in result.messages if "again in a fresh jail" in m]
+    assert len(failed) == 1 and ("not running" in failed[0] or "ended unexpectedly" in failed[0])
