@@ -248,9 +248,11 @@ class Jail:
         self.status = LineReader()
         self.checks_key: str | None = None  # a fresh jail holds no checks
 
-    def fds(self) -> tuple[int, int]:
-        """What to ``select`` on while the jail works: its channel and its status pipe."""
-        return self.ch_r, self.st_r
+    def fds(self) -> tuple[int]:
+        """What to ``select`` on while the jail works: its status pipe, where ``done`` comes (the channel is
+        drained at every ``poll``; a fork that writes more than its 1 MB waits for the next one). One
+        wake-up per submission, not two."""
+        return (self.st_r,)
 
     def submit(self, plan: Plan, source: bytes) -> None:
         """Send one submission to the jail; its result comes from :meth:`poll`."""
