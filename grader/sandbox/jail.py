@@ -30,6 +30,7 @@ import fcntl
 import glob
 import json
 import os
+import re
 import select
 import shlex
 import shutil
@@ -55,6 +56,8 @@ NEVER_IN_JAIL = ("peftcalc", "answers", "grader")
 JAIL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1"}
 DEVICES = ("null", "zero", "random", "urandom")
+# control characters in what a submission prints are shown escaped: feedback ends up in terminals
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 PIPE_BYTES = 1 << 20  # a request (~80 kB with stage9's checks) and a source are written without waiting
 
 
@@ -391,7 +394,7 @@ class Jail:
             os.truncate(path, 0)
         except OSError:
             return ""
-        text = data[:limit].decode("utf-8", "replace")
+        text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", data[:limit].decode("utf-8", "replace"))
         return text + (f"\n… ({size - limit:,} more bytes truncated)" if size > limit else "")
 
     def run(self, plan: Plan, source: bytes) -> SandboxResult:

@@ -183,6 +183,8 @@ def test_attacks_are_reported(batch):
     assert "no grader" in text["import_reference"] and "imported" not in text["import_reference"]
     assert "jail was replaced" in text["ipc_left_behind"]
     assert "broke the result protocol: nested deeper" in text["deep_json_channel"]  # its bytes hurt only itself
+    assert "DROP TABLE" in text["corrupt_gradebook"] and "\\x1b]0;owned\\x07" in text["corrupt_gradebook"]
+    assert not any(c in text["corrupt_gradebook"] for c in "\x1b\x07\x00\r")  # shown, escaped, never obeyed
     if platform.machine() == "x86_64":  # the seccomp filter: no user namespace, no mount
         assert "unshare user+mount: -1" in text["escape_root"] and "mount b'/mnt/site' 0" not in text["escape_root"]
 
