@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 # Each jail runs under its own uid (no passwd entry needed): RLIMIT_NPROC counts processes per uid, so a
@@ -35,12 +36,19 @@ def issued_uids() -> frozenset[int]:
     return frozenset(_ISSUED_UIDS)
 
 
+@lru_cache(maxsize=1)
 def isolation_available() -> str:
-    """'namespace' (root + unshare + setpriv + pivot_root), else 'process'."""
+    """'namespace' (root, unshare + setpriv + pivot_root, and the kernel lets us make the namespaces: a
+    container without CAP_SYS_ADMIN does not), else 'process'."""
     tools = ("unshare", "setpriv", "pivot_root")
-    if sys.platform == "linux" and os.geteuid() == 0 and all(shutil.which(t) for t in tools):
-        return "namespace"
-    return "process"
+    if sys.platform != "linux" or os.geteuid() != 0 or not all(shutil.which(t) for t in tools):
+        return "process"
+    probe = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "true"]
+    try:
+        made = subprocess.run(probe, capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        made = False
+    return "namespace" if made else "process"
 
 
 def new_box() -> Path:

@@ -135,7 +135,7 @@ print("etc", sorted(os.listdir("/etc")), "hostfs", [p for p in ("/work", "/home"
     allowed = {".old", "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "mnt", "proc", "sbin", "tmp", "usr"}
     prefix_top = Path(sys.base_prefix).resolve().parts[1]  # the interpreter's prefix, at its own path
     assert {"mnt", "usr", "proc", "tmp"} <= root <= allowed | {prefix_top}
-    assert "etc ['ld.so.cache'] hostfs []" in out
+    assert re.search(r"etc (\['ld.so.cache'\]|\[\]) hostfs \[\]", out)  # no passwd, no host folders
 
 
 def test_what_the_jail_gets_imports_only_the_standard_library_numpy_and_torch():
