@@ -123,9 +123,12 @@ def check_depth(text: str, max_depth: int = MAX_DEPTH) -> None:
     """:class:`ProtocolError` if ``text`` nests arrays/objects deeper than ``max_depth`` — decided before
     any parser recurses: strings removed, then the innermost pairs stripped one level per pass."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    too_deep = re.compile(r"[\[{]{%d}" % (max_depth + 1))
     for _ in range(max_depth):
         if not brackets:
             return
+        if too_deep.search(brackets):  # a run of openers that deep: refused without stripping it pair by pair
+            break
         brackets, n = _INNERMOST.subn("", brackets)
         if n == 0:
             break
