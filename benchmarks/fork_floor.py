@@ -26,13 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r'''
 import json, os, resource, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
-import harness
+import harness, ops
 plan = json.load(open(sys.argv[3]))
 path, n, rounds = sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
-harness._preload()
+for name in harness.PRELOAD:
+    __import__(name)
 
 def grade():
-    return harness._dumps({"batch": harness.run_all(harness.load_module(path), plan)})
+    return harness._encode({"batch": ops.run_all(ops.load_module(path), plan)}).decode()
 
 def usage():
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -81,7 +82,7 @@ def main() -> None:
         site = str(Path(numpy.__file__).resolve().parents[1])
         python = str(Path(sys.executable).resolve())
         env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # as in a jail
-        cmd = [python, "-I", "-S", "-c", CHILD, str(ROOT / "grader" / "code"), site, str(plan), str(submission),
+        cmd = [python, "-I", "-S", "-c", CHILD, str(ROOT / "grader" / "sandbox"), site, str(plan), str(submission),
                str(args.n), str(args.rounds)]
         print(f"stage9 checks on the reference solution, {args.n} per round and way, {os.cpu_count()} cores")
         print("round  in-process ms CPU │ in a fork ms CPU  (kernel)  faults │ extra ms  ratio")

@@ -33,8 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from grader.batch import content_hash, grade_class, grade_submission  # noqa: E402
-from grader.code import harness  # noqa: E402
-from grader.code.sandbox import SandboxResult  # noqa: E402
+from grader.sandbox import Plan, SandboxResult, ops  # noqa: E402
 
 SEED = 7
 
@@ -43,11 +42,11 @@ class InProcess:
     """Stands in for the jail: the same plan run in this process — compile, exec, every check's ops (as the
     harness runs them), plain-data records — with no fork, no namespace, no limits."""
 
-    def run(self, plan: dict, source: bytes) -> SandboxResult:
+    def run(self, plan: Plan, source: bytes) -> SandboxResult:
         start = time.perf_counter()
         module = types.ModuleType("submission")
         exec(compile(source, "submission.py", "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - our own reference copies
-        records = {record["id"]: record for record in harness.run_all(module, plan["checks"])}
+        records = {record["id"]: record for record in ops.run_all(module, plan.checks)}
         return SandboxResult(records, "", "", time.perf_counter() - start, "none (in-process)")
 
 

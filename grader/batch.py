@@ -1,35 +1,28 @@
-"""Grading one submission (code and/or answer files) or a whole class, in parallel, into the gradebook."""
+"""Grading one submission (code and/or answer files) or a whole class, in parallel, into the gradebook.
+
+A submission is read once through :mod:`grader.submission` (regular files only, nothing followed); what
+it refused is in its feedback. Its code runs in a jail (:mod:`grader.sandbox`): a whole class in ``jobs``
+jails driven from one thread, one submission in a jail of its own — the same jail either way.
+"""
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.analytic import SubmissionResult, grade_file
-from grader.loader import SUFFIXES
+from grader.sandbox.protocol import DEFAULT_LIMITS, Limits
+from grader.submission import Snapshot, odd_name, printable, read_submission
 
 CODE_ASSIGNMENTS = ("stage9", "chapter24")
 
 
-def submission_files(path: Path) -> tuple[list[Path], list[Path]]:
-    """(.py files, answer files) of a submission (a file or a folder)."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    code = [p for p in files if p.suffix == ".py"]
-    answers = [p for p in files if p.suffix.lower() in SUFFIXES]
-    return code, answers
-
-
 def content_hash(path: Path, assignment: str) -> str:
-    digest = hashlib.sha256(assignment.encode())
-    code, answers = submission_files(path)
-    for p in code + answers:
-        digest.update(p.name.encode() + b"\0" + p.read_bytes()[:10 * 2**20] + b"\0")
-    return digest.hexdigest()
+    """The gradebook's hash of a submission: of exactly what would be graded (see ``Snapshot.digest``)."""
+    return read_submission(path).digest(assignment)
 
 
 @dataclass
@@ -43,23 +36,22 @@ class _Submission:
     code: Any = None  # grader.code.runner.Prepared
 
 
-def _open(path: Path, assignment: str, name: str, digest: str = "", *, student: str | None = None,
-          seed: str | int | None = None, run_seed: int | None = None,
-          time_limits: dict[str, float] | None = None) -> _Submission:
+def _open(snap: Snapshot, assignment: str, name: str, *, student: str | None = None,
+          seed: str | int | None = None, run_seed: int | None = None, limits: Limits = DEFAULT_LIMITS) -> _Submission:
     """Grade the answer files of a submission and prepare its code (stage9 and chapter24 only)."""
-    code, answers = submission_files(path)
-    sub = _Submission(name, assignment, digest, [], [])
+    code, answers = snap.code(), snap.answers()
+    sub = _Submission(name, assignment, snap.digest(assignment), [], list(snap.refused))
     if answers:
-        res = grade_file(answers[0], assignment, student=student, seed=seed)
+        res = grade_file(snap.path_of(answers[0][0]), assignment, student=student, seed=seed)
         sub.parts += res.parts
         sub.messages += res.messages
         if len(answers) > 1:
-            sub.messages.append(f"graded {answers[0].name}; ignored {len(answers) - 1} other answer file(s)")
+            sub.messages.append(f"graded {printable(answers[0][0])}; ignored {len(answers) - 1} other answer file(s)")
     if code and assignment in CODE_ASSIGNMENTS:
         from grader.code.runner import prepare
 
-        source = b"\n\n".join(p.read_bytes() for p in code[:20])
-        sub.code = prepare(source, assignment, submission=name, seed=run_seed, **(time_limits or {}))
+        source = b"\n\n".join(data for _, data in code[:20])
+        sub.code = prepare(source, assignment, submission=name, seed=run_seed, limits=limits)
     elif code:
         sub.messages.append(f"{assignment} has no implementation exercises: .py files ignored")
     if not answers and not code:
@@ -80,13 +72,13 @@ def _close(sub: _Submission, box: Any) -> SubmissionResult:
 
 
 def grade_submission(path: Path, assignment: str, *, name: str | None = None, student: str | None = None,
-                     seed: str | int | None = None, run_seed: int | None = None,
-                     isolation: str | None = None, time_limits: dict[str, float] | None = None,
-                     jail: Any = None) -> SubmissionResult:
-    """Answer files against the key; .py files in the sandbox (stage9 and chapter24 only): in ``jail``
-    (anything with ``run(plan, source)``, e.g. a warm jail) or else a fresh jail."""
-    sub = _open(path, assignment, name or path.stem, student=student, seed=seed, run_seed=run_seed,
-                time_limits=time_limits)
+                     seed: str | int | None = None, run_seed: int | None = None, isolation: str | None = None,
+                     limits: Limits = DEFAULT_LIMITS, jail: Any = None) -> SubmissionResult:
+    """Answer files against the key; .py files in a jail (stage9 and chapter24 only): in ``jail`` (anything
+    with ``run(plan, source)``) or else a jail of its own."""
+    snap = read_submission(path)
+    sub = _open(snap, assignment, printable(name or path.stem), student=student, seed=seed, run_seed=run_seed,
+                limits=limits)
     box = None
     if sub.code is not None:
         from grader.code.runner import run_prepared
@@ -95,20 +87,12 @@ def grade_submission(path: Path, assignment: str, *, name: str | None = None, st
     return _close(sub, box)
 
 
-def _warm_jails(assignment: str, jobs: int, isolation: str | None, code: int) -> Any:
-    """``jobs`` warm jails when several (``code``) code submissions are graded with namespace isolation."""
-    from grader.code.sandbox import JailPool, isolation_available
-
-    if assignment not in CODE_ASSIGNMENTS or code < 2 or (isolation or isolation_available()) != "namespace":
-        return None
-    return JailPool(min(jobs, code), preload_torch=assignment == "chapter24")
-
-
-def _drive(jails: list[Any], todo: list[tuple[str, Path, str]], open_one: Callable[[str, Path, str], _Submission],
+def _drive(jails: list[Any], todo: list[tuple[str, Path]], open_one: Callable[[str, Path], _Submission],
            done: Callable[[_Submission, SubmissionResult], None]) -> None:
     """Keep every jail busy from this one thread: the next submissions are prepared while the jails run,
     a jail that answers gets the next one at once, and only then is its result judged. (Worker threads
-    would fight over the GIL for building and judging: measured 40–60 % more CPU in this process.)"""
+    would fight over the GIL for building and judging: measured 40–60 % more CPU in this process.)
+    A jail replaces itself and regrades when it fails (``Jail.poll``): nothing to do here."""
     import select
 
     waiting = deque(todo)
@@ -116,9 +100,9 @@ def _drive(jails: list[Any], todo: list[tuple[str, Path, str]], open_one: Callab
     running: dict[Any, _Submission] = {}
 
     def refill() -> None:
-        while waiting and len(ready) < len(jails):
+        while waiting and len(ready) < max(1, len(jails)):
             sub = open_one(*waiting.popleft())
-            if sub.code is None or sub.code.plan is None:
+            if sub.code is None or sub.code.plan is None or not jails:
                 done(sub, _close(sub, None))  # nothing to run
             else:
                 ready.append(sub)
@@ -141,57 +125,58 @@ def _drive(jails: list[Any], todo: list[tuple[str, Path, str]], open_one: Callab
             done(sub, _close(sub, box))
         refill()
         if running and not finished:
-            select.select(list(running), [], [], 0.1)
+            select.select([fd for jail in running for fd in jail.fds()], [], [], 0.1)
 
 
 def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: int = 1, db: Any = None,
                 regrade: bool = False, seed: str | int | None = None, run_seed: int | None = None,
-                isolation: str | None = None, time_limits: dict[str, float] | None = None,
+                isolation: str | None = None, limits: Limits = DEFAULT_LIMITS,
                 on_done: Callable[[str, SubmissionResult | None], None] | None = None) -> list[SubmissionResult]:
-    """Grade every submission (``jobs`` at a time); each result is recorded in ``db`` as it finishes.
-    The hidden inputs of the code checks are drawn once for the run (``run_seed``)."""
+    """Grade every submission (``jobs`` at a time); each result is recorded in ``db`` as it finishes, with
+    the hash of what was graded. The hidden inputs of the code checks are drawn once for the run
+    (``run_seed``). A submission whose name is not valid UTF-8 is recorded under an escaped name."""
     from grader.report import gradescope
 
-    todo: list[tuple[str, Path, str]] = []
-    for name, path in submissions:
-        digest = content_hash(path, assignment)
-        if db is not None and not regrade and db.known_hash(name, assignment) == digest:
+    todo: list[tuple[str, Path]] = []
+    code = 0
+    for raw_name, path in submissions:
+        name, snap = printable(raw_name), read_submission(path)
+        if db is not None and not regrade and db.known_hash(name, assignment) == snap.digest(assignment):
             if on_done:
                 on_done(name, None)
             continue
-        todo.append((name, path, digest))
-    code = sum(1 for _, p, _ in todo if submission_files(p)[0])
+        todo.append((raw_name, path))
+        code += bool(snap.code())
     if run_seed is None and code:
         from grader.code.runner import fresh_seed
 
         run_seed = fresh_seed()  # the whole class meets the same hidden inputs
     results: list[SubmissionResult] = []
+    order = {printable(name): i for i, (name, _) in enumerate(submissions)}
 
-    def done(name: str, digest: str, result: SubmissionResult) -> None:
+    def done(sub: _Submission, result: SubmissionResult) -> None:
         if db is not None:
-            db.record(name, assignment, digest, gradescope(result))
+            db.record(sub.name, assignment, sub.digest, gradescope(result))
         results.append(result)
         if on_done:
-            on_done(name, result)
+            on_done(sub.name, result)
 
-    def open_one(name: str, path: Path, digest: str) -> _Submission:
-        return _open(path, assignment, name, digest, student=name if seed else None, seed=seed, run_seed=run_seed,
-                     time_limits=time_limits)
+    def open_one(raw_name: str, path: Path) -> _Submission:
+        snap = read_submission(path)
+        if odd_name(raw_name):  # the student's own name: refused like any odd name, under its escaped form
+            snap.files, snap.refused = [], [f"{printable(raw_name)}: not graded ({odd_name(raw_name)})"]
+        name = printable(raw_name)
+        return _open(snap, assignment, name, student=name if seed else None, seed=seed, run_seed=run_seed,
+                     limits=limits)
 
-    pool = _warm_jails(assignment, jobs, isolation, code)
-    if pool is not None:
-        try:
-            _drive(pool.jails, todo, open_one, lambda sub, result: done(sub.name, sub.digest, result))
-        finally:
+    pool = None
+    if assignment in CODE_ASSIGNMENTS and code:
+        from grader.sandbox import JailPool
+
+        pool = JailPool(min(jobs, code), preload_torch=assignment == "chapter24", isolation=isolation, limits=limits)
+    try:
+        _drive(pool.jails if pool else [], todo, open_one, done)
+    finally:
+        if pool is not None:
             pool.close()
-    else:  # answer files only, one code submission, or no namespaces: each in its own fresh jail
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as workers:
-            futures = {workers.submit(grade_submission, path, assignment, name=name, student=name if seed else None,
-                                      seed=seed, run_seed=run_seed, isolation=isolation,
-                                      time_limits=time_limits): (name, digest)
-                       for name, path, digest in todo}
-            for future in as_completed(futures):
-                name, digest = futures[future]
-                done(name, digest, future.result())
-    order = {name: i for i, (name, _) in enumerate(submissions)}
     return sorted(results, key=lambda r: order.get(r.submission, 0))

@@ -66,10 +66,12 @@ def load_answers(path: Path) -> dict[str, Any]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise LoadError(f"{path.name}: answer files are .yaml, .yml, .json or .toml")
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise LoadError(f"{path.name} is {size:,} bytes; answer files are limited to {MAX_BYTES:,}")
-    data = path.read_bytes()
+    from grader.submission import RefusedFile, read_regular
+
+    try:
+        data = read_regular(path, MAX_BYTES)  # a regular file, never through a link
+    except RefusedFile as exc:
+        raise LoadError(str(exc)) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -5,20 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from grader.analytic import SubmissionResult
 from grader.code.checks import CodeCheck
-from grader.code.sandbox import SandboxResult, run_plan
+from grader.sandbox import DEFAULT_LIMITS, Limits, Plan, SandboxResult, run_once
 from grader.compare import PartResult
 
 ASSIGNMENTS = ("stage9", "chapter24")
 EXERCISES = {"stage9": ("9.5", "9.6", "9.7", "9.8", "9.9", "9.10", "9.11", "9.12"),
              "chapter24": ("24.11", "24.12", "24.13", "24.21", "24.26")}
-MAX_SOURCE = 256 * 1024
 
 
 def fresh_seed() -> int:
@@ -70,34 +68,33 @@ class Prepared:
     assignment: str
     source: bytes
     checks: tuple[CodeCheck, ...]
-    plan: dict[str, Any] | None
+    plan: Plan | None
     messages: list[str]
 
 
 def prepare(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
-            timeout: float = 10.0, budget: float = 60.0) -> Prepared:
+            limits: Limits = DEFAULT_LIMITS) -> Prepared:
     """Draw the hidden checks (``seed``: the run's seed; None draws one) and build the jail's plan."""
     seed = fresh_seed() if seed is None else seed
     checks, plan_checks = run_checks(assignment, seed)
     messages = [f"hidden inputs: --run-seed {seed} draws them again"]
-    if len(source) > MAX_SOURCE:
-        messages.append(f"submission is {len(source):,} bytes; the limit is {MAX_SOURCE:,}")
+    if len(source) > limits.source_bytes:
+        messages.append(f"submission is {len(source):,} bytes; the limit is {limits.source_bytes:,}")
         return Prepared(submission, assignment, source, checks, None, messages)
     # the checks are a function of (assignment, seed): a warm jail that already holds them is sent the key
-    plan = {"timeout": timeout, "budget": budget, "preload_torch": assignment == "chapter24",
-            "checks": plan_checks, "checks_key": f"{assignment}/{seed}"}
+    plan = Plan(plan_checks, f"{assignment}/{seed}", preload_torch=assignment == "chapter24", limits=limits)
     return Prepared(submission, assignment, source, checks, plan, messages)
 
 
 def run_prepared(prepared: Prepared, *, isolation: str | None = None, jail: Any = None) -> SandboxResult | None:
-    """Run the plan in ``jail`` (a :class:`~grader.code.sandbox.WarmJail`) or a fresh jail; None if refused."""
+    """Run the plan in ``jail`` (a :class:`~grader.sandbox.Jail`, or anything with its ``run``) or in a jail
+    of its own; None if the source was refused."""
     plan = prepared.plan
     if plan is None:
         return None
     if jail is not None:
         return jail.run(plan, prepared.source)
-    wall = plan["budget"] + 2 * plan["timeout"] + 15
-    return run_plan(plan, {"submission.py": prepared.source}, isolation=isolation, wall=wall)
+    return run_once(plan, prepared.source, isolation=isolation)
 
 
 def score(prepared: Prepared, box: SandboxResult | None) -> SubmissionResult:
@@ -143,19 +140,9 @@ def score(prepared: Prepared, box: SandboxResult | None) -> SubmissionResult:
 
 
 def grade_source(source: bytes, assignment: str, *, submission: str = "", seed: int | None = None,
-                 isolation: str | None = None, timeout: float = 10.0, budget: float = 60.0,
-                 jail: Any = None) -> SubmissionResult:
+                 isolation: str | None = None, limits: Limits = DEFAULT_LIMITS, jail: Any = None) -> SubmissionResult:
     """Run every hidden check on ``source`` in a jail and score it, one result per exercise. ``jail``: a
-    :class:`~grader.code.sandbox.WarmJail` to reuse; otherwise a fresh jail."""
-    prepared = prepare(source, assignment, submission=submission, seed=seed, timeout=timeout, budget=budget)
+    :class:`~grader.sandbox.Jail` to reuse; otherwise a jail of its own."""
+    prepared = prepare(source, assignment, submission=submission, seed=seed, limits=limits)
     return score(prepared, run_prepared(prepared, isolation=isolation, jail=jail))
 
-
-def grade_path(path: Path, assignment: str, **kw: Any) -> SubmissionResult:
-    """A .py file, or a folder whose .py files are concatenated in name order (one module)."""
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*.py") if p.is_file())
-        source = b"\n\n".join(p.read_bytes() for p in files[:20])
-    else:
-        source = path.read_bytes()
-    return grade_source(source, assignment, submission=kw.pop("submission", path.stem), **kw)

@@ -122,8 +122,8 @@ def test_one_seed_per_run_reported_and_reproducible(tmp_path):
     from grader.code.runner import prepare  # and the seed is what decides the hidden inputs
 
     source = broken.read_bytes()
-    assert prepare(source, "stage9", seed=seed).plan["checks"] == prepare(source, "stage9", seed=seed).plan["checks"]
-    assert prepare(source, "stage9", seed=seed).plan["checks"] != prepare(source, "stage9", seed=seed + 1).plan["checks"]
+    assert prepare(source, "stage9", seed=seed).plan.checks == prepare(source, "stage9", seed=seed).plan.checks
+    assert prepare(source, "stage9", seed=seed).plan.checks != prepare(source, "stage9", seed=seed + 1).plan.checks
 
 
 def test_checks_are_built_once_per_run_and_shared_safely():
@@ -134,7 +134,7 @@ def test_checks_are_built_once_per_run_and_shared_safely():
     good = (REFERENCE / "stage9.py").read_bytes()
     bad = good.replace(b"self.scaling = alpha / rank", b"self.scaling = alpha")
     first, second = prepare(good, "stage9", seed=11), prepare(bad, "stage9", seed=11)
-    assert first.checks is second.checks and first.plan["checks"] is second.plan["checks"]
+    assert first.checks is second.checks and first.plan.checks is second.plan.checks
     assert prepare(good, "stage9", seed=12).checks is not first.checks
     bad_before = grade_source(bad, "stage9", seed=11).score
     assert grade_source(good, "stage9", seed=11).score == 38

@@ -1,44 +1,103 @@
-"""The jail's channel protocol and a warm jail that dies between submissions."""
+"""The jail's protocol (bounded codec, validated schema) and a jail that dies, is left dirty or is probed."""
 
 from __future__ import annotations
 
+import ast
+import json
 import os
+import re
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
-from grader.code.runner import grade_source
-from grader.code.sandbox import WarmJail, isolation_available, take_records
+from grader.code.runner import grade_source, prepare
+from grader.sandbox import Jail, Limits, ProtocolError, isolation_available
+from grader.sandbox.protocol import LineReader, check_depth, decode_line, record_from
 
 REFERENCE = Path(__file__).resolve().parents[3] / "grader" / "reference"
+ATTACKS = Path(__file__).parent / "attacks"
+needs_namespaces = pytest.mark.skipif(isolation_available() != "namespace", reason="jails need root (namespaces)")
 
 
-def test_take_records_reads_single_records_and_fast_path_batches():
-    records: dict = {}
-    take_records({"id": "a", "ok": True, "values": [1]}, records)
-    take_records({"job": "t", "result": {"batch": [{"id": "b", "ok": True}, {"id": "a", "ok": False}]}}, records)
-    assert records["a"]["values"] == [1]  # the first record of an id wins
-    assert records["b"]["ok"] is True
-    for junk in (5, "x", None, [1], {"result": {"batch": "nope"}}, {"result": {"batch": [3, {"id": 7}]}}):
-        take_records(junk, records)
-    assert set(records) == {"a", "b"}
+def test_deep_nesting_is_refused_before_any_parser_recurses():
+    deep = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(ProtocolError, match="nested deeper"):
+        decode_line(deep)
+    check_depth(json.dumps({"a": [[1, {"b": "[[[[[[[[[[[[[[[[[[[[[[[[[[[["}]]}))  # brackets in strings do not count
+    with pytest.raises(ProtocolError):
+        check_depth("[" * 30 + "]" * 30, max_depth=24)
 
 
-@pytest.mark.skipif(isolation_available() != "namespace", reason="warm jails need root (namespaces)")
-def test_a_warm_jail_that_died_is_reported_and_restarted():
+def test_lines_are_bounded_and_checked():
+    with pytest.raises(ProtocolError, match="bytes"):
+        decode_line(b"1" * 100, max_bytes=10)
+    with pytest.raises(ProtocolError, match="UTF-8"):
+        decode_line(b'"\xff"')
+    reader = LineReader(max_bytes=64, max_total=200)
+    out = reader.feed(b'{"a": 1}\nnot json\n')
+    assert out[0] == {"a": 1} and isinstance(out[1], ProtocolError)
+    with pytest.raises(ProtocolError, match="longer than"):
+        reader.feed(b"x" * 100)
+    with pytest.raises(ProtocolError, match="more than 200"):
+        LineReader(max_total=200).feed(b"1\n" * 101)
+
+
+def test_records_are_validated():
+    assert record_from({"id": "9.5.a", "ok": True, "values": [1]}).values == [1]
+    for bad in (5, {"id": 3, "ok": True}, {"id": "x", "ok": "yes"}, {"id": "x", "ok": True, "values": "v"},
+                {"id": "", "ok": True}, {"id": "x", "ok": False, "error": ["e"]}, {"id": "x", "ok": True, "seconds": True}):
+        with pytest.raises(ProtocolError):
+            record_from(bad)
+
+
+def test_limits_are_defined_once_and_derived():
+    limits = Limits().with_times(check_seconds=2, budget_seconds=5)
+    assert limits.job_seconds == 5 + 2 * 2 + 15
+    assert prepare(b"x = 1", "stage9", seed=1, limits=limits).plan.limits is limits
+    assert "as" not in Limits().rlimits(torch=True) and Limits().rlimits(torch=False)["as"] == Limits().memory_bytes
+
+
+@needs_namespaces
+def test_a_jail_that_died_is_replaced_and_the_submission_regraded_once():
     source = (REFERENCE / "stage9.py").read_bytes()
-    jail = WarmJail()
-    try:
+    with Jail() as jail:
         assert grade_source(source, "stage9", seed=3, jail=jail).score == 38
         os.killpg(jail.proc.pid, signal.SIGKILL)  # the whole jail, between two submissions
         jail.proc.wait()
-        lost = grade_source(source, "stage9", seed=3, jail=jail)
-        assert lost.score == 0
-        assert any("jail" in m and ("not running" in m or "ended unexpectedly" in m) for m in lost.messages)
-        assert grade_source(source, "stage9", seed=3, jail=jail).score == 38  # restarted, checks sent again
-    finally:
-        jail.close()
+        again = grade_source(source, "stage9", seed=3, jail=jail)
+        assert again.score == 38  # not the student's fault: regraded in a fresh jail
+        assert any("regraded in a fresh jail" in m for m in again.messages)
+        assert jail.restarts == 1
+
+
+@needs_namespaces
+def test_the_next_submission_never_pays_for_a_dirty_jail():
+    # unreadable folders, full tmpfs, SysV shared memory: the jail is wiped or replaced before the next one
+    dirty = (ATTACKS / "unwipeable_jail.py.txt").read_bytes()
+    source = (REFERENCE / "stage9.py").read_bytes()
+    with Jail() as jail:
+        first = grade_source(dirty, "stage9", seed=3, jail=jail)
+        assert first.score == 0
+        assert any("jail was replaced" in m for m in first.messages)
+        assert jail.restarts == 1
+        assert grade_source(source, "stage9", seed=3, jail=jail).score == 38
+
+
+@needs_namespaces
+def test_a_later_submission_cannot_find_an_earlier_one_in_memory():
+    token = os.urandom(16).hex()
+    earlier = (REFERENCE / "stage9.py").read_bytes() + f"\n# secret {token}\n".encode()
+    scan = (ATTACKS / "scan_init_memory.py.txt").read_text().replace("TOKEN_PREFIX", token[:16])
+    own = f"SECRET = '# secret {token}'\n" + scan  # the control: the scan does find what is in its own memory
+    with Jail() as jail:
+        control = "\n".join(grade_source(own.encode(), "stage9", seed=3, jail=jail).messages)
+        assert grade_source(earlier, "stage9", seed=3, jail=jail).score == 38
+        later = grade_source(scan.encode(), "stage9", seed=3, jail=jail)
+    assert f"leaked {token[16:]}" in control
+    text = "\n".join(later.messages)
+    assert re.search(r"scanned [1-9]\d* regions, found 0", text) and token[16:] not in text
 
 
 def test_a_syntax_error_fails_every_check_and_names_the_line():
@@ -50,3 +109,57 @@ def test_a_syntax_error_fails_every_check_and_names_the_line():
     feedback = "\n".join(part.feedback for part in result.parts)
     assert feedback.count("importing the submission failed: SyntaxError") == feedback.count("✗")
     assert f"line {line})" in feedback
+
+
+@needs_namespaces
+def test_the_jail_sees_only_the_interpreter_and_the_packages_the_checks_import():
+    # what a non-editable install would add (grader/, answers/, peftcalc/ beside numpy) cannot appear: the
+    # jail's /mnt/site holds exactly the packages the harness imports, every other site folder is empty
+    probe = b"""
+import os, sys
+print("root", sorted(os.listdir("/")))
+print("site", sorted(os.listdir("/mnt/site")))
+print("prefix-site", os.listdir(sys.base_prefix + "/lib/python%d.%d/site-packages" % sys.version_info[:2]))
+for name in ("grader", "answers", "peftcalc"):
+    try:
+        __import__(name)
+        print("imported", name)
+    except ImportError:
+        pass
+print("etc", sorted(os.listdir("/etc")), "hostfs", [p for p in ("/work", "/home", "/root/.bashrc") if os.path.exists(p)])
+"""
+    out = "\n".join(grade_source(probe, "stage9", seed=3).messages)
+    assert "site ['numpy', 'numpy.libs']" in out
+    assert "prefix-site []" in out and "imported" not in out
+    root = set(ast.literal_eval(re.search(r"root (\[.*\])", out).group(1)))
+    allowed = {".old", "bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "mnt", "proc", "sbin", "tmp", "usr"}
+    prefix_top = Path(sys.base_prefix).resolve().parts[1]  # the interpreter's prefix, at its own path
+    assert {"mnt", "usr", "proc", "tmp"} <= root <= allowed | {prefix_top}
+    assert re.search(r"etc (\['ld.so.cache'\]|\[\]) hostfs \[\]", out)  # no passwd, no host folders
+
+
+def test_what_the_jail_gets_imports_only_the_standard_library_numpy_and_torch():
+    # the jail has no grader package: its copies of these files must stand alone
+    from grader.sandbox.jail import HERE, JAIL_FILES
+
+    allowed = set(sys.stdlib_module_names) | {"numpy", "torch", "ops", "protocol", "__future__"}
+    for name in JAIL_FILES:
+        tree = ast.parse((HERE / name).read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree)
+                     if isinstance(n, ast.ImportFrom) and n.module and not n.module.startswith("grader.sandbox")}
+        assert imported <= allowed, (name, imported - allowed)
+
+
+@needs_namespaces
+def test_a_jail_that_fails_twice_gives_zero_with_the_reason(monkeypatch):
+    from grader.sandbox import jail as jail_module
+
+    monkeypatch.setattr(jail_module, "namespace_command", lambda *a, **k: ["/bin/false"])  # never starts
+    with Jail() as jail:
+        result = grade_source((REFERENCE / "stage9.py").read_bytes(), "stage9", seed=3, jail=jail)
+        assert jail.restarts == 2  # replaced for the regrade, and again for the next submission: no loop
+    assert result.score == 0
+    # whether the jail's pipes were still open when the request was written is a race: either reason is right
+    failed = [m for m in result.messages if "again in a fresh jail" in m]
+    assert len(failed) == 1 and ("not running" in failed[0] or "ended unexpectedly" in failed[0])
