@@ -160,10 +160,13 @@ def _submissions(paths: list[Path]) -> list[tuple[str, Path]]:
         elif path.is_dir() and _one_student(path):
             out.append((path.name, path))
         elif path.is_dir():
+            # every sub-folder is a student, whatever it holds: one whose files cannot be graded (a FIFO, a
+            # link, nothing) gets its result with the reason, never silence; a top-level file counts when its
+            # suffix is gradable, or when it is not a regular file (a link or FIFO named like one is refused)
             for child in sorted(path.iterdir()):
-                if child.is_file() and child.suffix.lower() in gradable:
+                if child.suffix.lower() in gradable and (child.is_symlink() or not child.is_dir()):
                     out.append((child.stem, child))
-                elif child.is_dir() and any(p.suffix.lower() in gradable for p in child.rglob("*") if p.is_file()):
+                elif child.is_dir() or child.is_symlink():
                     out.append((child.name, child))
         else:
             raise InputError("PATH", str(path), "an existing file or folder")

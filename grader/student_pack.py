@@ -4,7 +4,7 @@ student's own numbers) and a self-check that reads answers as the grader does, w
     DIR/answers.yaml     the template to fill in
     DIR/selfcheck.py     python selfcheck.py [answers.yaml]: what the grader reads in each answer
     DIR/parts.json       part ID → kind and unit (no values)
-    DIR/_reader/grader/  the grader's reading code: loader, parse, reading, selfcheck (no answer key)
+    DIR/_reader/grader/  the grader's reading code: loader, submission, parse, reading, selfcheck (no answer key)
 
 peftcalc itself holds the key (``peftcalc answer``), so a student never needs it installed.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from peftcalc.errors import InputError
 
-READER_MODULES = ("loader.py", "parse.py", "reading.py", "selfcheck.py")  # stdlib + PyYAML (+ sympy for formulas)
+READER_MODULES = ("loader.py", "submission.py", "parse.py", "reading.py", "selfcheck.py")  # stdlib + PyYAML (+ sympy for formulas)
 LAUNCHER = '''"""Check how the grader reads your answers (not whether they are right): python selfcheck.py [answers.yaml]"""
 import sys
 from pathlib import Path
