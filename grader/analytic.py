@@ -62,10 +62,24 @@ def grade_answers(assignment: str, answers: dict[str, Any], *, submission: str =
         else {}
     results: list[PartResult] = []
     for part in parts:
-        ans = part.answer(**inputs_for(part.defaults, numbers))
-        results += grade_part(ans, given.get(part.id), spec)
+        mine = inputs_for(part.defaults, numbers)
+        graded = grade_part(part.answer(**mine), given.get(part.id), spec)
+        if mine and any(r.score < r.max_score for r in graded):
+            graded = _printed_numbers_hint(part, given.get(part.id), graded, mine, spec)
+        results += graded
     messages = [f"ignored {len(unknown)} unknown part ID(s): {', '.join(map(str, unknown[:8]))}"] if unknown else []
     return SubmissionResult(submission, assignment, results, messages, numbers)
+
+
+def _printed_numbers_hint(part: Any, raw: Any, graded: list[PartResult], mine: dict[str, Any], spec: Spec) -> list[PartResult]:
+    """A student who answered the question's printed numbers instead of their own is told so."""
+    from dataclasses import replace
+
+    printed = grade_part(part.answer(), raw, spec)
+    yours = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in mine.items())
+    return [replace(r, feedback=f"{r.feedback} That is the answer for the question's printed numbers; yours are "
+                    f"{yours} (see your template).") if r.score < r.max_score and p.score == p.max_score else r
+            for r, p in zip(graded, printed)]
 
 
 def grade_file(path: Path, assignment: str, *, student: str | None = None, seed: str | int | None = None,

@@ -14,6 +14,7 @@ from answers.key import Answer
 from grader.assignments import Spec
 from grader.numeric import grade_numeric
 from grader.parse import ParseError, numbers_in, parse_formula
+from grader.reading import split_values
 from grader.result import PartResult, answer_text, quote, sentences
 
 __all__ = ["PartResult", "grade_part"]
@@ -60,6 +61,12 @@ def grade_choice(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartRes
         return PartResult(ans.id, Fraction(0), points, f"expected {ans.value!r}: {sentences(ans.text, FEEDBACK_LIMIT)}",
                           "wrong")
     label = next((a.label for a in ans.accepted if str(a.value) == chosen), chosen)
+    if wrong and not re.search(r"\b(?:unlike|not|except|but|rather than|instead of|than|vs|versus)\b", head):
+        # "Adapters and LoRA": the right choice listed beside a known wrong one (not "adapters, unlike LoRA")
+        m = wrong[0]
+        return PartResult(ans.id, points / 2, points, f"{label} is right, but the answer also names {m.value}: "
+                          f"{m.explanation}. Half credit until staff review it.", "partial", needs_review=True,
+                          convention=label)
     if not ans.rubric or "justif" not in ans.question.lower():
         return PartResult(ans.id, points, points, "correct" if chosen == ans.value else f"accepted: {label}",
                           "correct" if chosen == ans.value else "accepted", convention=label)
@@ -176,8 +183,7 @@ def _grade_group(ans: Answer, raw: Any, spec: Spec) -> list[PartResult]:
     elif raw is None:
         values = [None] * len(items)
     else:
-        pieces = [p for p in re.split(r"[;\n]|,\s+(?=\D)", str(raw)) if p.strip()]
-        values = pieces + [None] * (len(items) - len(pieces))
+        values = split_values(str(raw), [item.unit for item in items])
     out: list[PartResult] = []
     for item, value in zip(items, values):
         out += grade_part(item, value, spec)

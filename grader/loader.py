@@ -37,7 +37,7 @@ def _yaml_load(text: str) -> Any:
                 raise LoadError(f"YAML tags ({tag}) are not allowed in answer files")
             return super().compose_node(parent, index)
 
-    # plain numbers stay text: "65,536" or "1e4" must reach our parser as written
+    # plain numbers stay text: "1,234" or "1e4" must reach our parser as written
     StrictLoader.yaml_implicit_resolvers = {k: [(t, r) for t, r in v if t == "tag:yaml.org,2002:null"]
                                             for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
     try:

@@ -29,7 +29,7 @@ from answers.format import fmt
 from answers.key import Answer, Tolerance
 from grader.assignments import SLIP, Spec
 from grader.parse import ParseError, Quantity, looks_like_formula, numbers_in, parse_formula
-from grader.reading import Reading, evaluate, read, steps
+from grader.reading import Reading, Refused, evaluate, read, steps
 from grader.result import PartResult, answer_text, quote
 
 # key parameter names → formula symbols students use
@@ -37,6 +37,7 @@ _SYMBOL_OF = {"d": "d", "k": "k", "r": "r", "alpha": "alpha", "layers": "L", "p"
               "tokens": "p", "bottleneck": "m"}
 
 
+_HEDGE = re.compile(r"\b(?:or|maybe|either|perhaps|probably|possibly)\b|\n|\s/\s", re.IGNORECASE)
 _NOTHING = re.compile(r"^\s*(?:n/?a|none|nothing|zero|nil|no (?:memory|parameters|params|bytes))\b(?![^(]*\d)",
                       re.IGNORECASE)
 
@@ -85,6 +86,8 @@ def _to_unit(q: Quantity, unit: str) -> list[tuple[Fraction, Fraction, str]]:
         return [(q.value, q.half_ulp, "")] if dim in ("ratio", "") else []
     if unit in ("USD", "days"):
         return [(q.value, q.half_ulp, "")] if dim in (unit, "") else []
+    if unit == "scalar":  # a factor: "2x" is 2
+        return [(q.value, q.half_ulp, "")] if dim in ("", "ratio") else []
     return [(q.value, q.half_ulp, "")] if dim == "" else []
 
 
@@ -95,11 +98,15 @@ def _window(target: _Target, others: list[_Target]) -> Fraction:
     return min([tol, *(g / 2 * Fraction(99, 100) for g in gaps)])
 
 
-def _as_written(value: Fraction, half: Fraction, target: Fraction) -> bool:
-    """``target`` rounded or truncated to the digits written gives ``value``."""
-    if half == 0:
+def _as_written(value: Fraction, half: Fraction, target: Fraction, sig: int = 2) -> bool:
+    """``target`` rounded or truncated to the digits written gives ``value`` — with two digits or more; a single
+    significant digit counts only as a rounding within half the arithmetic-slip margin, 5 % (seed 004's "0.4%"
+    for 0.390625 %, "7B" for 6.74B; not "1%" for 0.78 % or "1e5" for 65,536), and 0 rounds nothing else."""
+    if half == 0 or (value == 0) != (target == 0):
         return False
     rounded = abs(value - target) <= half
+    if sig <= 1:
+        return rounded and abs(value - target) <= SLIP / 2 * abs(target)
     truncated = value <= target < value + 2 * half if value >= 0 else value - 2 * half < target <= value
     return rounded or truncated
 
@@ -124,7 +131,7 @@ def judge(ans: Answer, q: Quantity, points: Fraction, spec: Spec) -> PartResult:
         if abs(value - t.value) <= _window(t, targets):
             return _hit(ans, t, q, value, note, points, exact=True)
     for t, value, half, note in readings:
-        if not _as_written(value, half, t.value):
+        if not _as_written(value, half, t.value, q.sig_digits):
             continue
         # the digits written must tell the answer from its neighbours (another convention, a mistake);
         # a printed rounding of the same value (65,000 beside 65,536) is no neighbour
@@ -175,12 +182,13 @@ def _miss(ans: Answer, q: Quantity, points: Fraction, spec: Spec) -> PartResult:
                           f"The answer is {fmt(target, unit)}.", "partial")
     if target and abs(value - target) <= SLIP * abs(target):
         return PartResult(ans.id, points * spec.credit["arithmetic_slip"], points,
-                          f"{quote(q.text)} is close ({float((value - target) / target):+.1%}) but not right: check "
+                          f"{quote(q.text)} is close ({float((value - target) / target):+.2g} relative) but not right: check "
                           f"the arithmetic. The answer is {fmt(target, unit)}.", "partial")
     hint = ""
     tol = max(ans.tolerance.rel * abs(target), ans.tolerance.abs)
     for factor in (2, 4, 8, Fraction(1, 2), Fraction(1, 4), Fraction(1, 8)):
-        if target and (abs(value - target * factor) <= tol * factor or _as_written(value, half, target * factor)):
+        if target and value and (abs(value - target * factor) <= tol * factor
+                                 or _as_written(value, half, target * factor, q.sig_digits)):
             size = factor if factor > 1 else 1 / factor
             hint = f" (off by a factor of {size}: {'too large' if factor > 1 else 'too small'})"
             break
@@ -190,6 +198,7 @@ def _miss(ans: Answer, q: Quantity, points: Fraction, spec: Spec) -> PartResult:
 
 def _unit_slip(value: Fraction, target: Fraction, ans: Answer, q: Quantity) -> str:
     tol = max(ans.tolerance.rel * abs(target), ans.tolerance.abs)
+    q = q if q.sig_digits >= 2 else Quantity(q.value, q.dim, Fraction(0), q.sig_digits, q.text, q.unit)  # one digit: no slack
     low = q.unit.lower()
     if ans.unit == "bytes" and low in ("gb", "mb", "tb", "kb", "gib", "mib", "tib", "kib"):
         decimal = low.replace("i", "")
@@ -278,7 +287,7 @@ def grade_numeric(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartRe
     try:
         reading = read(text, hint=ans.unit)
     except ParseError as exc:
-        reason = error if error and re.search(r"[*/^()+=]", final) else str(exc)
+        reason = error if error and re.search(r"[*/^()+=]", final) and not isinstance(exc, Refused) else str(exc)
         return PartResult(ans.id, Fraction(0), points, f"could not read a number in {quote(text)} ({reason}): scored "
                           "0 for now and marked for staff review.", "unreadable", needs_review=True)
     return _grade_reading(ans, reading, points, spec)
@@ -288,6 +297,14 @@ def _grade_reading(ans: Answer, reading: Reading, points: Fraction, spec: Spec) 
     units = {t.unit for t in _targets(ans)} | {ans.unit}
     fitting = [q for q in reading.candidates if any(_to_unit(q, u) for u in units)] or list(reading.candidates)
     result = judge(ans, fitting[0], points, spec)
+    if len(fitting) > 1 and _HEDGE.search(reading.text):  # "84 GB or 14 GB": which one is the answer?
+        graded = [(judge(ans, q, points, spec), q) for q in fitting]
+        if len({r.score for r, _ in graded}) > 1:
+            low, _ = min(graded, key=lambda rq: rq[0].score)
+            shown = ", ".join(quote(q.text) for _, q in graded)
+            return PartResult(ans.id, low.score, points, f"the answer gives several values ({shown}) that grade "
+                              f"differently: the lowest counts until staff review it. {low.feedback}", low.status,
+                              needs_review=True, convention=low.convention)
     if result.score < points:
         for other in fitting[1:]:
             alt = judge(ans, other, points, spec)

@@ -1,7 +1,7 @@
 """The pieces of reading what students write — number literals, units, formulas — safely.
 
 A number literal keeps the precision it was written with (half a unit of its last digit), so ``4.19M``
-is right for 4,194,304; :mod:`grader.reading` finds the answer's numbers and units in a sentence or a
+is right for 4,186,113; :mod:`grader.reading` finds the answer's numbers and units in a sentence or a
 chain of working and does its arithmetic.
 Formulas: ``r*(d+k)``, ``2*r*d``, ``r(d + k)``, ``\\frac{\\alpha}{r}`` — parsed by sympy after a
 whitelist check of every token (no names but the known symbols, no attribute access, no calls but
@@ -68,7 +68,7 @@ def numbers_in(text: str) -> list[Fraction]:
 # Names a formula may use; W, A, B, x are matrices (non-commutative: B·A ≠ A·B).
 SCALARS = ("r", "d", "k", "alpha", "L", "p", "m", "n", "h", "s", "b", "N", "V", "t", "a")
 MATRICES = ("W", "A", "B", "x", "W0", "W_0")
-_LATEX = ((r"\left", ""), (r"\right", ""), (r"\cdot", "*"), (r"\times", "*"), (r"\alpha", "alpha"),
+_LATEX = ((r"\left", ""), (r"\right", ""), (r"\cdot", "*"), (r"\times", "*"), (r"\alpha", "alpha"), ("α", "alpha"),
           ("·", "*"), ("×", "*"), ("−", "-"), (r"\,", " "), (r"\ ", " "), ("{", "("), ("}", ")"))
 _TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z_0-9]*)|(?P<op>\*\*|[-+*/^()]))")
 
@@ -89,11 +89,9 @@ def looks_like_formula(text: str) -> bool:
 
 
 def parse_formula(text: str) -> Any:
-    """A sympy expression from a whitelisted formula; ``ParseError`` for anything else."""
-    import sympy
-    from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication, parse_expr,
-                                            standard_transformations)
-
+    """A sympy expression from a whitelisted formula; ``ParseError`` for anything else. The whitelist runs
+    first, so without sympy (a student's self-check) a formula-shaped answer raises ImportError, anything
+    else ParseError."""
     src = str(text).strip()
     if len(src) > MAX_FORMULA:
         raise ParseError(f"formula longer than {MAX_FORMULA} characters")
@@ -116,6 +114,10 @@ def parse_formula(text: str) -> Any:
         if tok["num"] and len(tok["num"]) > 15:
             raise ParseError("number too long in the formula")
         pos = tok.end()
+    import sympy
+    from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication, parse_expr,
+                                            standard_transformations)
+
     local = {n: sympy.Symbol(n, positive=True) for n in SCALARS}
     local.update({n: sympy.Symbol("W" if n in ("W0", "W_0") else n, commutative=False) for n in MATRICES})
     safe_globals = {"Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational,

@@ -1,5 +1,5 @@
 """A student's self-check: does the grader read each answer the way the student meant it? It says what
-it read (``9.2a: read 65,536``), never whether it is right — it holds no answer key.
+it read (``9.2a: read 1,234``), never whether it is right — it holds no answer key.
 
 Runs inside a student pack (see :mod:`grader.student_pack`) with only :mod:`grader.loader`,
 :mod:`grader.parse` and :mod:`grader.reading` beside it: ``python selfcheck.py answers.yaml``.
@@ -15,7 +15,7 @@ from typing import Any
 
 from grader.loader import LoadError, load_answers
 from grader.parse import ParseError, looks_like_formula, parse_formula
-from grader.reading import read, steps
+from grader.reading import read, split_values, steps
 
 
 def _flat(answers: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +50,9 @@ def check_one(kind: str, unit: str, raw: Any) -> tuple[str, str]:
             expr = parse_formula(final)
             if expr.free_symbols:
                 return "ok", f"formula {expr} (evaluated at your numbers)"
-        except (ParseError, ImportError):
+        except ImportError:  # it passed the whitelist: a formula, which the grader evaluates
+            return "ok", "a formula (graded at your numbers; install sympy to see it parsed)"
+        except ParseError:
             pass
     try:
         reading = read(text, hint=unit)
@@ -65,7 +67,13 @@ def check_one(kind: str, unit: str, raw: Any) -> tuple[str, str]:
 
 def check(answers_path: Path, parts: dict[str, dict[str, str]]) -> list[tuple[str, str, str]]:
     """(part, status, what was read) for every part of the pack, in order."""
-    given = _flat(load_answers(answers_path))
+    raw = load_answers(answers_path)
+    given = _flat(raw)
+    for group, value in raw.items():  # a multi-value part answered in one string: "3.1M, 0.27%"
+        members = [pid for pid in parts if pid.startswith(f"{str(group).strip()}.")]
+        if members and isinstance(value, (str, int, float)):
+            for pid, piece in zip(members, split_values(str(value), [parts[m].get("unit", "") for m in members])):
+                given[pid] = piece
     return [(pid, *check_one(info["kind"], info.get("unit", ""), given.get(pid))) for pid, info in parts.items()]
 
 

@@ -35,7 +35,8 @@ def template(assignment: str, *, student: str | None = None, seed: str | None = 
 
     parts = answers.assignment(assignment)
     numbers = variant_numbers(assignment, student, seed)
-    who = f" — student {student} (seed {seed})" if numbers else ""
+    shown = "".join(c if c.isprintable() else "?" for c in f"{student} (seed {seed})")  # the header stays one line
+    who = f" — student {shown}" if numbers else ""
     lines = [f"# peftcalc answer file — assignment {assignment}{who}",
              # the examples are no part's answer (they once were: 84 GB and 0.39 % are 9.1a's and 9.2b's)
              "# Write each answer after its part ID. Numbers may carry units (12 GB, 1.5%, $0.02, 2.5 days),",
