@@ -36,6 +36,13 @@ class Modules:
         params = {"weight": fan_in * fan_out, **({"bias": fan_out} if bias else {})}
         self.items.append(ModuleSpec(name, "linear", fan_in, fan_out, params, tied_to=tied_to, role="head"))
 
+    def lm_head(self, head: str, hidden: int, vocab: int, *, embedding: str, tied: bool) -> str | None:
+        """A causal LM's ``lm_head`` (tied to ``embedding`` or not) when ``head`` is "causal_lm"; its name, or None."""
+        if head != "causal_lm":
+            return None
+        self.head("lm_head", hidden, vocab, tied_to=embedding if tied else None)
+        return "lm_head"
+
     def parameters(self, name: str, shapes: dict[str, tuple[int, ...]], *, role: Role, fan_in: int = 0,
                    fan_out: int = 0) -> None:
         """A module holding bare parameters (fused 3-D experts, a router's weight): no linear layer for peft."""

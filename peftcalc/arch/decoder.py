@@ -98,13 +98,12 @@ def build_decoder(cfg: Mapping[str, Any], name: str, head: str, *, shape: Decode
         else:
             feed_forward(mods, p, rd, hidden, i)
     mods.norm(f"{root}norm", hidden, bias=False)
-    output_head = None
-    if head == "causal_lm":
-        mods.head("lm_head", hidden, vocab, tied_to=f"{root}embed_tokens" if tied else None)
-        output_head = "lm_head"
-    elif head == "seq_cls":
-        mods.linear("score", hidden, rd.int("num_labels", default=2), bias=False, role="classifier")
-    elif head != "base":
+    output_head = mods.lm_head(head, hidden, vocab, embedding=f"{root}embed_tokens", tied=tied)
+    if head == "seq_cls":
+        from peftcalc.arch.encoder import num_labels
+
+        mods.linear("score", hidden, num_labels(cfg), bias=False, role="classifier")
+    elif head not in ("base", "causal_lm"):
         raise InputError(f"{name}: architectures", head, "a causal-LM, base or sequence-classification class")
     return Arch(
         name=name, model_type=str(cfg.get("model_type", "llama")), hidden_size=hidden, num_layers=layers,

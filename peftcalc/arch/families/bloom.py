@@ -31,11 +31,8 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         mods.linear(f"{p}.mlp.dense_h_to_4h", hidden, 4 * hidden, bias=True, role="up")
         mods.linear(f"{p}.mlp.dense_4h_to_h", 4 * hidden, hidden, bias=True, role="down")
     mods.norm(f"{root}ln_f", hidden, bias=True)
-    output_head = None
-    if head == "causal_lm":
-        tied = rd.bool("tie_word_embeddings", True)
-        mods.head("lm_head", hidden, vocab, tied_to=f"{root}word_embeddings" if tied else None)
-        output_head = "lm_head"
+    output_head = mods.lm_head(head, hidden, vocab, embedding=f"{root}word_embeddings",
+                               tied=rd.bool("tie_word_embeddings", True))
     return Arch(name=name, model_type="bloom", hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
                 num_key_value_heads=heads, head_dim=hidden // heads, vocab_size=vocab, intermediate_size=4 * hidden,
                 output_head=output_head, modules=tuple(mods.items), dropout=True)

@@ -63,11 +63,8 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         mods.norm(f"{p}.input_layernorm", hidden, bias=False)
         mods.norm(f"{p}.post_attention_layernorm", hidden, bias=False)
     mods.norm(f"{root}norm", hidden, bias=False)
-    output_head = None
-    if head == "causal_lm":
-        tied = rd.bool("tie_word_embeddings", False)
-        mods.head("lm_head", hidden, vocab, tied_to=f"{root}embed_tokens" if tied else None)
-        output_head = "lm_head"
+    output_head = mods.lm_head(head, hidden, vocab, embedding=f"{root}embed_tokens",
+                               tied=rd.bool("tie_word_embeddings", False))
     return Arch(name=name, model_type="deepseek_v2", hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
                 num_key_value_heads=rd.int("num_key_value_heads", default=heads), head_dim=v_dim, vocab_size=vocab,
                 intermediate_size=inter, output_head=output_head, modules=tuple(mods.items), gated_mlp=True,

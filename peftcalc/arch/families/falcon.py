@@ -51,11 +51,8 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
             if not parallel and not new_arch:
                 mods.norm(f"{p}.post_attention_layernorm", hidden, bias=True)
     mods.norm(f"{root}ln_f", hidden, bias=True)
-    output_head = None
-    if head == "causal_lm":
-        tied = rd.bool("tie_word_embeddings", True)
-        mods.head("lm_head", hidden, vocab, tied_to=f"{root}word_embeddings" if tied else None)
-        output_head = "lm_head"
+    output_head = mods.lm_head(head, hidden, vocab, embedding=f"{root}word_embeddings",
+                               tied=rd.bool("tie_word_embeddings", True))
     return Arch(name=name, model_type="falcon", hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
                 num_key_value_heads=kv_heads, head_dim=head_dim, vocab_size=vocab, intermediate_size=inner,
                 output_head=output_head, modules=tuple(mods.items),

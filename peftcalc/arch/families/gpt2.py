@@ -34,11 +34,8 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         mods.linear(f"{p}.mlp.c_fc", hidden, inner, bias=True, kind="conv1d", role="up")
         mods.linear(f"{p}.mlp.c_proj", inner, hidden, bias=True, kind="conv1d", role="down")
     mods.norm(f"{root}ln_f", hidden, bias=True)
-    output_head = None
-    if head == "causal_lm":
-        mods.head("lm_head", hidden, vocab, tied_to=f"{root}wte" if tied else None)
-        output_head = "lm_head"
-    elif head == "seq_cls":
+    output_head = mods.lm_head(head, hidden, vocab, embedding=f"{root}wte", tied=tied)
+    if head == "seq_cls":
         mods.linear("score", hidden, num_labels(cfg), bias=False, role="classifier")
     return Arch(
         name=name, model_type="gpt2", hidden_size=hidden, num_layers=layers, num_attention_heads=heads,

@@ -32,11 +32,8 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         mods.linear(f"{p}.mlp.dense_h_to_4h", hidden, inner, bias=True, role="up")
         mods.linear(f"{p}.mlp.dense_4h_to_h", inner, hidden, bias=True, role="down")
     mods.norm(f"{root}final_layer_norm", hidden, bias=True)
-    output_head = None
-    if head == "causal_lm":
-        tied = rd.bool("tie_word_embeddings", False)
-        mods.head("lm_head", hidden, vocab, tied_to=f"{root}embed_in" if tied else None)
-        output_head = "lm_head"
+    output_head = mods.lm_head(head, hidden, vocab, embedding=f"{root}embed_in",
+                               tied=rd.bool("tie_word_embeddings", False))
     return Arch(name=name, model_type="gpt_neox", hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
                 num_key_value_heads=heads, head_dim=hidden // heads, vocab_size=vocab, intermediate_size=inner,
                 output_head=output_head, modules=tuple(mods.items))
