@@ -29,8 +29,9 @@ def add_commands(sub: Any, *, strict_int: Any, finite_float: Any, name_list: Any
                    help="gradient checkpointing (alone: full)")
     p.add_argument("--attention", choices=["flash", "eager"], default="flash", help="flash/SDPA (default) or eager")
     p.add_argument("--zero", type=strict_int, default=0, help="DeepSpeed ZeRO stage 0-3")
-    p.add_argument("--gpus", type=strict_int, default=1, help="GPUs ZeRO shards over")
-    p.add_argument("--quant-dtype", choices=["nf4", "fp4", "int8", "fp8"], default="nf4", help="QLoRA base dtype")
+    p.add_argument("--gpus", type=strict_int, default=None, help="data-parallel GPUs (ZeRO shards over them)")
+    p.add_argument("--quant-dtype", choices=["nf4", "fp4", "int8", "fp8"], default=None,
+                   help="QLoRA base dtype (default nf4; only with --method qlora)")
     p.add_argument("--double-quant", action=argparse.BooleanOptionalAction, default=True, help="QLoRA double quantization")
     p.add_argument("--adapter-dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
                    help="dtype of PEFT parameters (peft up-casts to fp32 by default)")

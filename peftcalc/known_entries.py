@@ -216,5 +216,6 @@ def entries(params: Callable[..., Any]) -> list[Known]:  # noqa: PLR0915 - a fla
 def _gpt_block(estimate: Callable[..., Any], load_preset: Callable[[str], Any], checkpointing: str) -> int:
     arch = load_preset("gpt2")
     names = [m.name for m in arch.linear_modules()]
+    # Korthikanti et al. count Megatron's layers (fused GELU, no norm statistics, 1-byte masks)
     return int(estimate(arch, batch=4, seq=1024, trained_names=names, attention="eager",
-                        checkpointing=checkpointing).per_block_bytes)
+                        checkpointing=checkpointing, implementation="megatron").per_block_bytes)

@@ -24,9 +24,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from peftcalc.activations import Attention, Checkpointing, estimate
+from peftcalc import overheads
+from peftcalc.activations import ActivationEstimate, Attention, Checkpointing, Loss, estimate
 from peftcalc.arch.model import Arch
 from peftcalc.errors import InputError
+from peftcalc.step import Gradients, Phase, peak_phase, step_phases
 from peftcalc.quant import model_storage
 from peftcalc.units import DTYPE_BYTES
 from peftcalc.validation import to_input_error
@@ -48,23 +50,40 @@ class MemoryConfig(BaseModel):
     method: str = Field("full", description="full, qlora, or any PEFT method (lora, dora, ia3, …)")
     precision: Precision = Field("mixed", description="mixed (16-bit + fp32 master), bf16/fp16 (pure), fp32")
     optimizer: Optimizer = Field("adamw", description="adamw, adamw8bit, sgd, sgd_momentum, adafactor")
+    optimizer_dtype: Literal["fp32", "bf16"] = Field(
+        "fp32", description="dtype of AdamW/SGD states: fp32, or bf16 (torch's AdamW on pure-bf16 parameters)")
+    optimizer_impl: Literal["fused", "foreach"] = Field(
+        "fused", description="fused (Trainer's adamw_torch_fused, DeepSpeed FusedAdam: no temporaries) or foreach "
+                             "(torch.optim's CUDA default: one state-sized temporary during the step)")
+    optimizer_in_backward: bool = Field(False, description="apply and free each gradient during the backward")
+    offload: Literal["none", "cpu"] = Field("none", description="optimizer states (and ZeRO-3 parameters) on the host")
     batch: int = Field(1, ge=0, le=1_000_000, description="sequences per step (0: weights and states only)")
     seq: int = Field(2048, gt=0, le=10_000_000, description="tokens per sequence")
     checkpointing: Checkpointing = Field("none", description="gradient checkpointing: none, full, selective")
     attention: Attention = Field("flash", description="flash (no s² scores) or eager")
+    loss: Loss = Field("standard", description="standard (full-vocabulary fp32 logits) or chunked (fused linear + "
+                                               "cross-entropy: Liger, Unsloth, Cut Cross-Entropy)")
     zero: int = Field(0, ge=0, le=3, description="DeepSpeed ZeRO stage")
-    gpus: int = Field(1, gt=0, le=1_000_000, description="data-parallel GPUs the ZeRO stage shards over")
-    quant_dtype: Literal["nf4", "fp4", "int8", "fp8"] = Field("nf4", description="QLoRA base weight dtype")
+    gpus: int | None = Field(None, gt=0, le=1_000_000, description="data-parallel GPUs (ZeRO shards over them)")
+    quant_dtype: Literal["nf4", "fp4", "int8", "fp8"] | None = Field(None, description="QLoRA base weight dtype (nf4)")
     double_quant: bool = Field(True, description="QLoRA double quantization of the absmax constants")
     adapter_dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="dtype of PEFT parameters")
     paged: bool = Field(False, description="paged optimizer (states may spill to CPU under pressure)")
+    device: Literal["cuda", "cpu"] = Field("cuda", description="where the step runs (dropout masks: bool on CUDA)")
 
     @model_validator(mode="after")
-    def _zero_needs_gpus(self) -> MemoryConfig:
-        if self.zero == 0 and self.gpus > 1:
-            raise InputError("--gpus", self.gpus, "used with --zero 1, 2 or 3 (data parallelism without "
-                             "ZeRO replicates everything: per-GPU memory is that of one GPU)")
+    def _check(self) -> MemoryConfig:
+        if self.zero and self.gpus is None:
+            raise InputError("--gpus", "<missing>", f"given with --zero {self.zero} (the number of GPUs it shards over)")
+        if self.quant_dtype is not None and self.method.replace("-", "_").lower() != "qlora":
+            raise InputError("--quant-dtype", self.quant_dtype, "used with --method qlora (only QLoRA quantizes the base)")
+        if self.offload == "cpu" and self.optimizer_in_backward:
+            raise InputError("--offload", "cpu", "none with --optimizer-in-backward (the step runs on the GPU)")
         return self
+
+    @property
+    def n_gpus(self) -> int:
+        return self.gpus or 1
 
 
 @dataclass(frozen=True)
@@ -75,7 +94,11 @@ class Component:
 
 @dataclass(frozen=True)
 class MemoryEstimate:
-    """Bytes per GPU, by component, with the formulas and assumptions that produced them."""
+    """Bytes per GPU at the step's peak, by component, with the formulas, the phases and the assumptions.
+
+    ``total_bytes`` is the peak allocated; ``reserved_bytes`` and ``device_bytes`` add the caching allocator's
+    reserve and the CUDA context (:mod:`peftcalc.overheads`); ``host_bytes`` is what ``offload`` puts in CPU RAM.
+    """
 
     model: str
     method: str
@@ -84,30 +107,53 @@ class MemoryEstimate:
     base_params: int
     assumptions: tuple[str, ...]
     config: dict[str, Any] = field(default_factory=dict)
+    phases: tuple[Phase, ...] = ()
+    peak_phase: str = ""
+    host_bytes: int = 0
+    static: dict[str, int] = field(default_factory=dict)  # every component at its full size (see training_memory)
+    activation: ActivationEstimate | None = None          # the activation model's detail (saved tensors, items)
 
     @property
     def total_bytes(self) -> int:
         return sum(c.bytes for c in self.components.values())
 
     @property
+    def reserved_bytes(self) -> int:
+        return overheads.reserved(self.total_bytes)
+
+    @property
+    def device_bytes(self) -> int:
+        return overheads.device(self.total_bytes)
+
+    @property
     def breakdown(self) -> dict[str, int]:
         return {name: c.bytes for name, c in self.components.items()}
 
     def fits(self, capacity_bytes: int) -> tuple[bool, int]:
-        """(fits, headroom bytes — negative when it does not)."""
-        return self.total_bytes <= capacity_bytes, capacity_bytes - self.total_bytes
+        """(fits, headroom bytes — negative when it does not), judged on ``device_bytes`` (what the GPU holds)."""
+        return self.device_bytes <= capacity_bytes, capacity_bytes - self.device_bytes
 
     def to_json(self, gpu_bytes: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model, "method": self.method, "total_bytes": self.total_bytes,
+            "reserved_bytes": self.reserved_bytes, "device_bytes": self.device_bytes, "host_bytes": self.host_bytes,
+            "levels": overheads.LEVELS,
             "breakdown": self.breakdown, "formulas": {k: c.formula for k, c in self.components.items()},
+            "peak_phase": self.peak_phase,
+            "phases": [{"name": p.name, "total_bytes": p.total_bytes, "breakdown": p.breakdown} for p in self.phases],
+            "static": self.static,
             "trainable_params": self.trainable_params, "base_params": self.base_params,
             "assumptions": list(self.assumptions), "config": self.config,
         }
         if gpu_bytes is not None:
             ok, headroom = self.fits(gpu_bytes)
-            out["gpu"] = {"capacity_bytes": gpu_bytes, "fits": ok, "headroom_bytes": headroom}
+            out["gpu"] = {"capacity_bytes": gpu_bytes, "fits": ok, "headroom_bytes": headroom, "judged_on": "device_bytes"}
         return out
+
+    def _repr_html_(self) -> str:  # notebooks
+        from peftcalc.render_sizing import memory_html
+
+        return memory_html(self)
 
 
 def make_memory_config(**options: Any) -> MemoryConfig:
@@ -123,20 +169,26 @@ def _bytes(params: int, dtype: str) -> int:
 
 def _shard(value: int, stage_needed: int, cfg: MemoryConfig) -> int:
     """Per-GPU bytes of a component ZeRO shards from ``stage_needed`` on (partitions padded up)."""
-    if cfg.zero >= stage_needed and cfg.gpus > 1:
-        return -(-value // cfg.gpus)
+    if cfg.zero >= stage_needed and cfg.n_gpus > 1:
+        return -(-value // cfg.n_gpus)
     return value
+
+
+def _state_bytes(cfg: MemoryConfig) -> int:
+    """Bytes of one optimizer state element (AdamW's m or v, SGD's momentum)."""
+    return 2 if cfg.optimizer_dtype == "bf16" else 4
 
 
 def _optimizer_bytes(cfg: MemoryConfig, tensors: list[tuple[int, ...]]) -> tuple[int, str]:
     """Optimizer state bytes over trainable tensors (given by shape)."""
     numel = sum(math.prod(shape) for shape in tensors)
+    sb = _state_bytes(cfg)
     if cfg.optimizer == "adamw":
-        return 8 * numel, f"8 B × {numel:,} (two fp32 states, m and v)"
+        return 2 * sb * numel, f"{2 * sb} B × {numel:,} (two {cfg.optimizer_dtype} states, m and v)"
     if cfg.optimizer == "sgd":
         return 0, "plain SGD keeps no state"
     if cfg.optimizer == "sgd_momentum":
-        return 4 * numel, f"4 B × {numel:,} (fp32 momentum)"
+        return sb * numel, f"{sb} B × {numel:,} ({cfg.optimizer_dtype} momentum)"
     if cfg.optimizer == "adamw8bit":
         total = 0
         for shape in tensors:
@@ -147,6 +199,15 @@ def _optimizer_bytes(cfg: MemoryConfig, tensors: list[tuple[int, ...]]) -> tuple
     # factors (n + m fp32), other tensors the full second moment.
     total = sum(4 * (shape[0] + shape[1]) if len(shape) == 2 else 4 * math.prod(shape) for shape in tensors)
     return total, "Adafactor: 4 B × (rows + cols) per matrix, 4 B × n per vector"
+
+
+def _step_temporaries(cfg: MemoryConfig, numel: int, largest: int) -> int:
+    """Bytes the optimizer step allocates beyond its states: torch's foreach AdamW takes the square roots of
+    all second moments at once (``_foreach_sqrt``: one state-sized list); fused kernels and SGD work in place.
+    In the backward (``optimizer_in_backward``) the same happens one parameter at a time."""
+    if cfg.optimizer != "adamw" or cfg.optimizer_impl == "fused":
+        return 0
+    return _state_bytes(cfg) * (largest if cfg.optimizer_in_backward else numel)
 
 
 def _base_tensors(arch: Arch) -> list[tuple[int, ...]]:
@@ -160,7 +221,7 @@ def _base_tensors(arch: Arch) -> list[tuple[int, ...]]:
 
 
 def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> MemoryEstimate:
-    """Per-GPU bytes of one training step of ``cfg.method`` on ``arch``.
+    """Per-GPU bytes at the peak of one training step of ``cfg.method`` on ``arch``.
 
     Examples:
         >>> from peftcalc.arch import load_preset
@@ -188,17 +249,20 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
                                        f"{DTYPE_BYTES[grad_dtype]} B × {base:,} ({grad_dtype})")
         if cfg.precision == "mixed":
             comps["master_weights"] = Component(_shard(4 * base, 1, cfg), f"4 B × {base:,} (fp32 master copy)")
-        opt, opt_formula = _optimizer_bytes(cfg, _base_tensors(arch))
+        tensors = _base_tensors(arch)
+        opt, opt_formula = _optimizer_bytes(cfg, tensors)
         comps["optimizer"] = Component(_shard(opt, 1, cfg), opt_formula)
         lora_rank = 0
+        grad_bytes = int(DTYPE_BYTES[grad_dtype])
     else:
+        quant_dtype = cfg.quant_dtype or "nf4"
         res = params("lora" if qlora else method, arch=arch, **method_options)
         trainable = res.trainable_params
         added = res.total_params - base
         if qlora:
-            storage = model_storage(arch, cfg.quant_dtype, double_quant=cfg.double_quant, compute_dtype=half)
+            storage = model_storage(arch, quant_dtype, double_quant=cfg.double_quant, compute_dtype=half)
             comps["weights"] = Component(_shard(storage.data_bytes + storage.kept_bytes, 3, cfg),
-                                         f"{cfg.quant_dtype} {storage.quantized_params:,} linear weights ÷ 2 + "
+                                         f"{quant_dtype} {storage.quantized_params:,} linear weights ÷ 2 + "
                                          f"{storage.kept_params:,} others × {DTYPE_BYTES[half]} B ({half})")
             comps["quant_constants"] = Component(_shard(storage.constant_bytes, 3, cfg),
                                                  "absmax per 64 values" + (" (double-quantized)" if cfg.double_quant else " (fp32)"))
@@ -211,24 +275,104 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
         if ad != "fp32" and cfg.precision == "mixed":
             comps["master_weights"] = Component(_shard(4 * trainable, 1, cfg), f"4 B × {trainable:,} (fp32 master copy)")
         # adapter tensors are small matrices; count them as vectors except for Adafactor's factoring
-        opt, opt_formula = _optimizer_bytes(cfg, [(trainable,)])
+        tensors = [(trainable,)]
+        opt, opt_formula = _optimizer_bytes(cfg, tensors)
         if cfg.optimizer == "adafactor":
             assumptions.append("Adafactor on adapters: counted unfactored (an upper bound)")
         comps["optimizer"] = Component(_shard(opt, 1, cfg), opt_formula)
         trained_names = [name for row in res.rows for name in row.module_names]
         lora_rank = int(res.symbols.get("r", 0)) if res.method in ("lora", "dora") else 0
+        grad_bytes = int(DTYPE_BYTES[ad])
     if cfg.paged:
-        assumptions.append("paged optimizer: states live in unified memory and may be evicted to CPU RAM "
-                           "under pressure; the figure is the on-GPU peak if nothing is evicted")
+        assumptions.append("paged optimizer (bitsandbytes): states live in CUDA unified memory and are evicted to CPU "
+                           "RAM only when the GPU runs out; the figure is the on-GPU peak with nothing evicted — "
+                           "under pressure up to the optimizer's bytes can move to the host instead of failing")
+    act_bytes = 4 if cfg.precision == "fp32" else 2
     act = estimate(arch, batch=cfg.batch, seq=cfg.seq, trained_names=trained_names, lora_rank=lora_rank,
-                   attention=cfg.attention, checkpointing=cfg.checkpointing,
-                   dtype_bytes=4 if cfg.precision == "fp32" else 2)
-    comps["activations"] = Component(act.total_bytes, act.formula or "batch 0: none")
+                   attention=cfg.attention, checkpointing=cfg.checkpointing, dtype_bytes=act_bytes,
+                   norms_trained=method == "full", embeddings_trained=method == "full", device=cfg.device,
+                   loss=cfg.loss, adapter_bytes=int(DTYPE_BYTES[cfg.adapter_dtype if cfg.precision != "fp32" else "fp32"]))
     assumptions.extend(act.assumptions)
+    host = _offload(cfg, comps, assumptions)
+    numel = sum(math.prod(t) for t in tensors)
+    largest = max((math.prod(t) for t in tensors), default=0)
+    grads = _gradient_profile(arch, method == "full", comps["gradients"].bytes, grad_bytes, largest, act.blocks,
+                              on_host=cfg.offload == "cpu" and cfg.zero >= 1)
+    resident = {name: c.bytes for name, c in comps.items() if name != "gradients"}
+    step_extra = 0 if cfg.offload == "cpu" else _shard(_step_temporaries(cfg, numel, largest), 1, cfg)
+    phases = step_phases(resident, act, grads, optimizer_step_bytes=step_extra,
+                         checkpointing=cfg.checkpointing == "full", optimizer_in_backward=cfg.optimizer_in_backward)
+    top = peak_phase(phases)
+    formulas = {name: c.formula for name, c in comps.items()}
+    formulas["gradients"] = f"{formulas['gradients']}; alive at the peak: {top.breakdown['gradients']:,} B"
+    formulas["activations"] = (f"{act.formula or 'batch 0: none'}; alive at the peak ({top.name}): "
+                               f"{top.breakdown['activations']:,} B")
+    if top.breakdown.get("optimizer", 0) != resident.get("optimizer", 0):
+        formulas["optimizer"] += f" + {top.breakdown['optimizer'] - resident.get('optimizer', 0):,} B step temporaries"
+    if cfg.optimizer_in_backward:
+        assumptions.append("optimizer in the backward: each gradient is applied and freed as soon as it is made")
     if cfg.zero:
-        assumptions.append(f"ZeRO stage {cfg.zero} over {cfg.gpus} GPUs: per-GPU figures; activations not sharded")
-    ordered = {name: comps[name] for name in COMPONENTS if name in comps}
-    return MemoryEstimate(arch.name, cfg.method, ordered, trainable, base, tuple(assumptions), cfg.model_dump())
+        assumptions.append(f"ZeRO stage {cfg.zero} over {cfg.n_gpus} GPUs: per-GPU figures; activations not sharded")
+    elif cfg.gpus and cfg.gpus > 1:
+        assumptions.append(f"data parallelism over {cfg.gpus} GPUs without ZeRO: each GPU holds all of it")
+    ordered = {name: Component(top.breakdown[name], formulas[name]) for name in COMPONENTS if name in top.breakdown}
+    # every component at its full size, activations additively (all saved tensors + the loss's peak): the
+    # textbook sum, an upper bound of the step peak
+    static = {name: c.bytes for name, c in comps.items()} | {"activations": act.total_bytes}
+    return MemoryEstimate(arch.name, cfg.method, ordered, trainable, base, tuple(assumptions), cfg.model_dump(),
+                          phases, top.name, host, static, act)
+
+
+def _offload(cfg: MemoryConfig, comps: dict[str, Component], assumptions: list[str]) -> int:
+    """Move what ``--offload cpu`` puts in host RAM out of ``comps``; return its bytes (DeepSpeed ZeRO-Offload:
+    optimizer states and master weights, gradients too from stage 1; ZeRO-3 also the parameters)."""
+    if cfg.offload == "none":
+        return 0
+    moved = ["optimizer", "master_weights"] + (["gradients"] if cfg.zero >= 1 else []) + (
+        ["weights", "adapters", "quant_constants"] if cfg.zero == 3 else [])
+    host = 0
+    for name in moved:
+        if name in comps:
+            host += comps[name].bytes
+            comps[name] = Component(0, f"on the host ({comps[name].bytes:,} B): {comps[name].formula}")
+    assumptions.append(f"offload to CPU: {', '.join(m for m in moved)} in host RAM ({host:,} B); the optimizer "
+                       "step runs on the CPU (DeepSpeed CPU Adam); ZeRO-3 streams parameters in per layer")
+    return host
+
+
+def _gradient_profile(arch: Arch, full: bool, total: int, grad_bytes: int, largest: int, blocks: int, *,
+                      on_host: bool) -> Gradients:
+    """Where the backward makes the gradients: per block (by role), LM head, embeddings (full fine-tuning:
+    from the module tree; PEFT: spread evenly over the blocks — adapters are alike per block)."""
+    if on_host or total == 0:
+        return Gradients(0, {}, 0, 0, 0, blocks=blocks)
+    if not full or not blocks:
+        return Gradients(total // max(1, blocks), {}, 0, 0, total // max(1, blocks * 4), blocks=max(1, blocks))
+    from peftcalc.activations import block_of, role_of
+
+    per_block: dict[str, int] = {}
+    head = embedding = tied = 0
+    unsharded = arch.total_params * grad_bytes
+    for mod in arch.modules:
+        nbytes = mod.numel * grad_bytes
+        index = block_of(mod.name)
+        if index == 0:
+            role = role_of(mod.name) or ("norm1" if not any(k.startswith("norm") for k in per_block) else "norm2")
+            per_block[role] = per_block.get(role, 0) + nbytes
+        elif index is not None:
+            continue
+        elif mod.tied_to is not None:
+            tied = arch.module(mod.tied_to).numel * grad_bytes
+        elif mod.kind == "embedding":
+            embedding += nbytes
+        else:
+            head += nbytes
+    # a tied head's gradient is made in the head's backward; the embedding's own comes last and is added to it
+    head, embedding = head + tied, embedding - tied
+    scale = Fraction(total, unsharded)  # ZeRO-2/3 keep a 1/N share of every gradient
+    shard = {k: int(v * scale) for k, v in per_block.items()}
+    return Gradients(sum(shard.values()), shard, int(head * scale), int(embedding * scale),
+                     int(largest * grad_bytes * scale), int(tied * scale), blocks=blocks)
 
 
 def params_only_memory(psi: int, cfg: MemoryConfig) -> MemoryEstimate:
@@ -256,7 +400,7 @@ def params_only_memory(psi: int, cfg: MemoryConfig) -> MemoryEstimate:
     comps["optimizer"] = Component(_shard(opt, 1, cfg), formula)
     notes = [f"Ψ = {psi:,} parameters (no architecture: no activations)"]
     if cfg.zero:
-        notes.append(f"ZeRO stage {cfg.zero} over {cfg.gpus} GPUs (per GPU)")
+        notes.append(f"ZeRO stage {cfg.zero} over {cfg.n_gpus} GPUs (per GPU: ÷ {cfg.n_gpus})")
     return MemoryEstimate("Ψ parameters", "full", comps, psi, psi, tuple(notes), cfg.model_dump())
 
 
