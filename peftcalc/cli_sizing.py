@@ -35,8 +35,19 @@ def add_commands(sub: Any, *, strict_int: Any, finite_float: Any, name_list: Any
     p.add_argument("--double-quant", action=argparse.BooleanOptionalAction, default=True, help="QLoRA double quantization")
     p.add_argument("--adapter-dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
                    help="dtype of PEFT parameters (peft up-casts to fp32 by default)")
-    p.add_argument("--paged", action="store_true", help="paged optimizer")
+    p.add_argument("--paged", action="store_true", help="paged optimizer (bitsandbytes): its effect is stated")
+    p.add_argument("--optimizer-dtype", choices=["fp32", "bf16"], default="fp32",
+                   help="optimizer state dtype (bf16: torch's AdamW on pure-bf16 parameters)")
+    p.add_argument("--optimizer-impl", choices=["fused", "foreach"], default="fused",
+                   help="fused (Trainer default, no temporaries) or foreach (torch.optim default on CUDA)")
+    p.add_argument("--optimizer-in-backward", action="store_true", help="step and free each gradient in the backward")
+    p.add_argument("--offload", choices=["none", "cpu"], default="none",
+                   help="cpu: optimizer states (+ gradients with ZeRO, + parameters with ZeRO-3) in host RAM")
+    p.add_argument("--loss", choices=["standard", "chunked"], default="standard",
+                   help="chunked: fused linear + cross-entropy (Liger, Unsloth), no b·s·V logits")
     p.add_argument("--gpu", metavar="SIZE", help="GPU memory to check against: 24GB, 80GiB")
+    p.add_argument("--solve", choices=["batch", "seq", "r"],
+                   help="with --gpu: the largest batch, sequence length or LoRA rank that fits")
     _add_peft_flags(p, strict_int, finite_float, name_list)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run_memory)
@@ -126,8 +137,12 @@ def run_memory(ns: argparse.Namespace) -> int:
     cfg = make_memory_config(
         method=ns.method, precision=ns.precision, optimizer=ns.optimizer, batch=ns.batch, seq=ns.seq,
         checkpointing=ns.checkpointing, attention=ns.attention, zero=ns.zero, gpus=ns.gpus,
-        quant_dtype=ns.quant_dtype, double_quant=ns.double_quant, adapter_dtype=ns.adapter_dtype, paged=ns.paged)
+        quant_dtype=ns.quant_dtype, double_quant=ns.double_quant, adapter_dtype=ns.adapter_dtype, paged=ns.paged,
+        optimizer_dtype=ns.optimizer_dtype, optimizer_impl=ns.optimizer_impl,
+        optimizer_in_backward=ns.optimizer_in_backward, offload=ns.offload, loss=ns.loss)
     gpu = parse_capacity(ns.gpu) if ns.gpu else None
+    if ns.solve:
+        return _solve(ns, cfg, gpu)
     if ns.params:
         if _peft_options(ns):
             raise InputError("--params", ns.params, "used without PEFT options (a count has no module shapes)")
@@ -140,6 +155,26 @@ def run_memory(ns: argparse.Namespace) -> int:
         from peftcalc.render_sizing import render_memory
 
         render_memory(est, gpu, _console())
+    return 0
+
+
+def _solve(ns: argparse.Namespace, cfg: Any, gpu: int | None) -> int:
+    from peftcalc.calc import resolve_arch
+    from peftcalc.solve import largest_fitting
+
+    if gpu is None:
+        raise InputError("--solve", ns.solve, "used with --gpu SIZE (the memory to fit)")
+    if ns.params:
+        raise InputError("--solve", ns.solve, "used with --model or --config (activations need a model's shapes)")
+    if ns.solve == "r" and ns.r is not None:
+        raise InputError("--r", ns.r, "left out with --solve r (it is what is solved for)")
+    sol = largest_fitting(resolve_arch(model=ns.model, config=ns.config), cfg, ns.solve, gpu, **_peft_options(ns))
+    if ns.json:
+        _json(sol.to_json())
+    else:
+        from peftcalc.render_sizing import render_solution
+
+        render_solution(sol, _console())
     return 0
 
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from peftcalc.known import Verdict
     from peftcalc.memory import MemoryEstimate
     from peftcalc.quant import ModelStorage
+    from peftcalc.solve import Solution
 
 _BAR_WIDTH = 24
 
@@ -37,9 +38,9 @@ def _gib(n: int) -> str:
 def render_memory(est: MemoryEstimate, gpu: int | None, console: Console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Training memory: {est.method} on {est.model} (per GPU)", title_justify="left",
-                  show_footer=True)
-    table.add_column("component", footer="total", no_wrap=True)
+    table = Table(title=f"Training memory: {est.method} on {est.model} (per GPU, at the step's peak: {est.peak_phase})",
+                  title_justify="left", show_footer=True)
+    table.add_column("component", footer="total (peak allocated)", no_wrap=True)
     table.add_column("GB", justify="right", footer=_gb(est.total_bytes), no_wrap=True)
     table.add_column("GiB", justify="right", footer=_gib(est.total_bytes), no_wrap=True)
     table.add_column("", no_wrap=True)
@@ -51,14 +52,54 @@ def render_memory(est: MemoryEstimate, gpu: int | None, console: Console) -> Non
                   f"{format_count(est.trainable_params)} of {format_count(est.base_params)}")
     for name, comp in est.components.items():
         console.print(f"  {name}: {comp.formula} = {format_count(comp.bytes)} B")
+    _render_levels(est, console)
+    if est.phases:
+        console.print("phases of the step (peak allocated in each):")
+        for phase in est.phases:
+            mark = " ◀ peak" if phase.name == est.peak_phase else ""
+            console.print(f"  {phase.name}: {format_bytes(phase.total_bytes)}{mark}")
     if gpu is not None:
         ok, headroom = est.fits(gpu)
         verdict = (f"[green]fits[/green], headroom {format_bytes(headroom)}" if ok
                    else f"[red]does not fit[/red], short by {format_bytes(-headroom)}")
-        console.print(f"GPU {format_bytes(gpu)}: {verdict} (before the CUDA context and allocator "
-                      "fragmentation, typically 0.5–2 GB)")
+        console.print(f"GPU {format_bytes(gpu)}: {verdict} (judged on the device level, context included)")
     for note in est.assumptions:
         console.print(f"[dim]• {note}[/dim]")
+
+
+def _render_levels(est: MemoryEstimate, console: Console) -> None:
+    from peftcalc.overheads import LEVELS
+
+    for key, value in (("total_bytes", est.total_bytes), ("reserved_bytes", est.reserved_bytes),
+                       ("device_bytes", est.device_bytes)):
+        console.print(f"{key}: {format_bytes(value)} — {LEVELS[key]}")
+    if est.host_bytes:
+        console.print(f"host_bytes: {format_bytes(est.host_bytes)} — offloaded to CPU RAM")
+
+
+def render_solution(sol: Solution, console: Console) -> None:
+    if sol.estimate is None:
+        console.print(f"[red]nothing fits[/red]: even {sol.name} = 1 needs "
+                      f"{format_bytes(sol.next_estimate.device_bytes if sol.next_estimate else 0)} on the device, "
+                      f"more than {format_bytes(sol.capacity_bytes)}")
+        return
+    console.print(f"largest {sol.name} that fits {format_bytes(sol.capacity_bytes)}: [bold]{sol.value:,}[/bold]"
+                  + (f" ({sol.name} = {sol.value + 1:,} would need {format_bytes(sol.next_estimate.device_bytes)})"
+                     if sol.next_estimate else ""))
+    render_memory(sol.estimate, sol.capacity_bytes, console)
+
+
+def memory_html(est: MemoryEstimate) -> str:
+    """A notebook's view of an estimate: the breakdown and the three levels as an HTML table."""
+    from html import escape
+
+    rows = "".join(f"<tr><td>{escape(k)}</td><td style='text-align:right'>{v / 1e9:,.3f}</td></tr>"
+                   for k, v in est.breakdown.items())
+    levels = "".join(f"<tr><td><b>{k}</b></td><td style='text-align:right'>{v / 1e9:,.3f}</td></tr>"
+                     for k, v in (("total_bytes", est.total_bytes), ("reserved_bytes", est.reserved_bytes),
+                                  ("device_bytes", est.device_bytes)))
+    return (f"<table><caption>{escape(est.method)} on {escape(est.model)}: peak at {escape(est.peak_phase)} "
+            f"(GB)</caption>{rows}{levels}</table>")
 
 
 def render_quant(arch: Arch, storage: ModelStorage, console: Console) -> None:
