@@ -20,11 +20,14 @@ def add_commands(sub: Any, *, strict_int: Any, finite_float: Any, name_list: Any
     g.add_argument("--config", metavar="PATH", help="a Hugging Face config.json")
     g.add_argument("--params", metavar="COUNT", help="only a parameter count (7.5e9, 7B): full fine-tuning, no activations")
     p.add_argument("--method", default="full", help="full, lora, qlora, dora, ia3, … (default: full)")
-    p.add_argument("--precision", choices=["mixed", "bf16", "fp16", "fp32"], default="mixed",
-                   help="mixed: 16-bit + fp32 master (default); bf16/fp16: pure 16-bit, fp32 optimizer states")
+    p.add_argument("--precision", choices=["mixed", "amp", "bf16", "fp16", "fp32"], default="mixed",
+                   help="mixed: 16-bit + fp32 master (default); amp: torch autocast (fp32 weights, 16-bit copies); "
+                        "bf16/fp16: pure 16-bit, fp32 optimizer states unless --optimizer-dtype bf16")
     p.add_argument("--optimizer", default="adamw", help="adamw (default), adamw8bit, sgd, sgd_momentum, adafactor")
     p.add_argument("--batch", type=strict_int, default=1, help="sequences per step; 0: no activations (default 1)")
     p.add_argument("--seq", type=strict_int, default=2048, help="tokens per sequence (default 2048)")
+    p.add_argument("--gradient-accumulation", type=strict_int, default=1,
+                   help="micro-batches per optimizer step (gradients then stay alive)")
     p.add_argument("--checkpointing", nargs="?", const="full", default="none", choices=["none", "full", "selective"],
                    help="gradient checkpointing (alone: full)")
     p.add_argument("--attention", choices=["flash", "eager"], default="flash", help="flash/SDPA (default) or eager")
@@ -139,7 +142,8 @@ def run_memory(ns: argparse.Namespace) -> int:
         checkpointing=ns.checkpointing, attention=ns.attention, zero=ns.zero, gpus=ns.gpus,
         quant_dtype=ns.quant_dtype, double_quant=ns.double_quant, adapter_dtype=ns.adapter_dtype, paged=ns.paged,
         optimizer_dtype=ns.optimizer_dtype, optimizer_impl=ns.optimizer_impl,
-        optimizer_in_backward=ns.optimizer_in_backward, offload=ns.offload, loss=ns.loss)
+        optimizer_in_backward=ns.optimizer_in_backward, offload=ns.offload, loss=ns.loss,
+        gradient_accumulation=ns.gradient_accumulation)
     gpu = parse_capacity(ns.gpu) if ns.gpu else None
     if ns.solve:
         return _solve(ns, cfg, gpu)

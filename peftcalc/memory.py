@@ -34,7 +34,7 @@ from peftcalc.units import DTYPE_BYTES
 from peftcalc.validation import to_input_error
 
 COMPONENTS = ("weights", "quant_constants", "adapters", "gradients", "master_weights", "optimizer", "activations")
-Precision = Literal["mixed", "bf16", "fp16", "fp32"]
+Precision = Literal["mixed", "amp", "bf16", "fp16", "fp32"]
 Optimizer = Literal["adamw", "adamw8bit", "sgd", "sgd_momentum", "adafactor"]
 # bitsandbytes 8-bit optimizers: blockwise states (block 256, one fp32 absmax per block per state);
 # tensors smaller than min_8bit_size = 4096 keep 32-bit states.
@@ -48,7 +48,10 @@ class MemoryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
     method: str = Field("full", description="full, qlora, or any PEFT method (lora, dora, ia3, …)")
-    precision: Precision = Field("mixed", description="mixed (16-bit + fp32 master), bf16/fp16 (pure), fp32")
+    precision: Precision = Field("mixed", description="mixed (16-bit + fp32 master), amp (torch autocast: fp32 weights "
+                                                      "and gradients, 16-bit copies), bf16/fp16 (pure), fp32")
+    set_to_none: bool = Field(True, description="zero_grad(set_to_none=True), torch ≥ 2.0's default; False: gradients "
+                                                "zeroed in place stay allocated through the next step")
     optimizer: Optimizer = Field("adamw", description="adamw, adamw8bit, sgd, sgd_momentum, adafactor")
     optimizer_dtype: Literal["fp32", "bf16"] = Field(
         "fp32", description="dtype of AdamW/SGD states: fp32, or bf16 (torch's AdamW on pure-bf16 parameters)")
@@ -58,6 +61,8 @@ class MemoryConfig(BaseModel):
     optimizer_in_backward: bool = Field(False, description="apply and free each gradient during the backward")
     offload: Literal["none", "cpu"] = Field("none", description="optimizer states (and ZeRO-3 parameters) on the host")
     batch: int = Field(1, ge=0, le=1_000_000, description="sequences per step (0: weights and states only)")
+    gradient_accumulation: int = Field(1, gt=0, le=1_000_000, description="micro-batches per optimizer step (>1: "
+                                                                        "gradients stay alive through every step)")
     seq: int = Field(2048, gt=0, le=10_000_000, description="tokens per sequence")
     checkpointing: Checkpointing = Field("none", description="gradient checkpointing: none, full, selective")
     attention: Attention = Field("flash", description="flash (no s² scores) or eager")
@@ -77,6 +82,9 @@ class MemoryConfig(BaseModel):
             raise InputError("--gpus", "<missing>", f"given with --zero {self.zero} (the number of GPUs it shards over)")
         if self.quant_dtype is not None and self.method.replace("-", "_").lower() != "qlora":
             raise InputError("--quant-dtype", self.quant_dtype, "used with --method qlora (only QLoRA quantizes the base)")
+        if self.gradient_accumulation > 1 and self.optimizer_in_backward:
+            raise InputError("--gradient-accumulation", self.gradient_accumulation,
+                             "1 with --optimizer-in-backward (each gradient is applied as it is made)")
         if self.offload == "cpu" and self.optimizer_in_backward:
             raise InputError("--offload", "cpu", "none with --optimizer-in-backward (the step runs on the GPU)")
         return self
@@ -112,6 +120,7 @@ class MemoryEstimate:
     host_bytes: int = 0
     static: dict[str, int] = field(default_factory=dict)  # every component at its full size (see training_memory)
     activation: ActivationEstimate | None = None          # the activation model's detail (saved tensors, items)
+    paged_bytes: int = 0                                  # paged optimizer states (unified memory, evictable)
 
     @property
     def total_bytes(self) -> int:
@@ -123,20 +132,23 @@ class MemoryEstimate:
 
     @property
     def device_bytes(self) -> int:
-        return overheads.device(self.total_bytes)
+        return overheads.device(self.total_bytes) + self.paged_bytes
 
     @property
     def breakdown(self) -> dict[str, int]:
         return {name: c.bytes for name, c in self.components.items()}
 
     def fits(self, capacity_bytes: int) -> tuple[bool, int]:
-        """(fits, headroom bytes — negative when it does not), judged on ``device_bytes`` (what the GPU holds)."""
-        return self.device_bytes <= capacity_bytes, capacity_bytes - self.device_bytes
+        """(fits, headroom bytes — negative when it does not), judged on ``device_bytes`` (what the GPU holds)
+        less paged optimizer states, which are evicted to the host rather than fail."""
+        need = self.device_bytes - self.paged_bytes
+        return need <= capacity_bytes, capacity_bytes - need
 
     def to_json(self, gpu_bytes: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model, "method": self.method, "total_bytes": self.total_bytes,
             "reserved_bytes": self.reserved_bytes, "device_bytes": self.device_bytes, "host_bytes": self.host_bytes,
+            "paged_bytes": self.paged_bytes,
             "levels": overheads.LEVELS,
             "breakdown": self.breakdown, "formulas": {k: c.formula for k, c in self.components.items()},
             "peak_phase": self.peak_phase,
@@ -234,7 +246,7 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
     base = arch.total_params
     assumptions: list[str] = []
     comps: dict[str, Component] = {}
-    half = "fp32" if cfg.precision == "fp32" else ("fp16" if cfg.precision == "fp16" else "bf16")
+    half = "fp32" if cfg.precision in ("fp32", "amp") else ("fp16" if cfg.precision == "fp16" else "bf16")
     method = cfg.method.replace("-", "_").lower()
     qlora = method == "qlora"
     if method == "full":
@@ -283,11 +295,32 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
         trained_names = [name for row in res.rows for name in row.module_names]
         lora_rank = int(res.symbols.get("r", 0)) if res.method in ("lora", "dora") else 0
         grad_bytes = int(DTYPE_BYTES[ad])
-    if cfg.paged:
-        assumptions.append("paged optimizer (bitsandbytes): states live in CUDA unified memory and are evicted to CPU "
-                           "RAM only when the GPU runs out; the figure is the on-GPU peak with nothing evicted — "
-                           "under pressure up to the optimizer's bytes can move to the host instead of failing")
+    paged = 0
+    if cfg.paged:  # bitsandbytes allocates paged states with cudaMallocManaged, outside torch's allocator
+        paged = comps["optimizer"].bytes
+        comps["optimizer"] = Component(0, f"paged, outside torch's allocator ({paged:,} B): {comps['optimizer'].formula}")
+        assumptions.append(f"paged optimizer (bitsandbytes): its {paged:,} B of states live in CUDA unified memory, "
+                           "outside torch's allocator (not in total/reserved); device_bytes counts them on the GPU, but "
+                           "under pressure they are evicted to CPU RAM instead of failing, so a fit is judged without them")
+    if cfg.zero and cfg.n_gpus > 1:  # say where ZeRO divides (ZeRO paper §5: stage 1 states, 2 gradients, 3 weights)
+        for name, stage in (("optimizer", 1), ("master_weights", 1), ("gradients", 2), ("weights", 3),
+                            ("adapters", 3), ("quant_constants", 3)):
+            if name in comps and cfg.zero >= stage:
+                comps[name] = Component(comps[name].bytes, f"({comps[name].formula}) ÷ {cfg.n_gpus} GPUs")
+    if cfg.zero == 3 and cfg.n_gpus > 1 and arch.blocks:
+        # ZeRO-3/FSDP gather each block's full parameters for its forward/backward, and prefetch the next
+        block = sum(m.numel for m in arch.modules if _block_index(m.name) == 0)
+        live = 2 * block * int(DTYPE_BYTES[half])
+        comps["weights"] = Component(comps["weights"].bytes + live,
+                                     comps["weights"].formula + f" + 2 gathered blocks {live:,} B")
     act_bytes = 4 if cfg.precision == "fp32" else 2
+    if cfg.precision == "amp":
+        # torch.autocast keeps fp32 weights and casts each linear's weight to 16-bit on use; the copies are
+        # saved for the backward (and cached until the forward's autocast region ends): 2 B per linear parameter
+        linear = sum(m.numel - m.bias_numel for m in arch.linear_modules() if m.tied_to is None)
+        comps["weights"] = Component(comps["weights"].bytes + 2 * linear,
+                                     comps["weights"].formula + f" + 16-bit autocast copies 2 B × {linear:,}")
+        assumptions.append("amp: fp32 weights, gradients and states; 16-bit activations and weight copies")
     act = estimate(arch, batch=cfg.batch, seq=cfg.seq, trained_names=trained_names, lora_rank=lora_rank,
                    attention=cfg.attention, checkpointing=cfg.checkpointing, dtype_bytes=act_bytes,
                    norms_trained=method == "full", embeddings_trained=method == "full", device=cfg.device,
@@ -301,7 +334,8 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
     resident = {name: c.bytes for name, c in comps.items() if name != "gradients"}
     step_extra = 0 if cfg.offload == "cpu" else _shard(_step_temporaries(cfg, numel, largest), 1, cfg)
     phases = step_phases(resident, act, grads, optimizer_step_bytes=step_extra,
-                         checkpointing=cfg.checkpointing == "full", optimizer_in_backward=cfg.optimizer_in_backward)
+                         checkpointing=cfg.checkpointing == "full", optimizer_in_backward=cfg.optimizer_in_backward,
+                         gradients_persist=cfg.gradient_accumulation > 1 or not cfg.set_to_none)
     top = peak_phase(phases)
     formulas = {name: c.formula for name, c in comps.items()}
     formulas["gradients"] = f"{formulas['gradients']}; alive at the peak: {top.breakdown['gradients']:,} B"
@@ -320,7 +354,13 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
     # textbook sum, an upper bound of the step peak
     static = {name: c.bytes for name, c in comps.items()} | {"activations": act.total_bytes}
     return MemoryEstimate(arch.name, cfg.method, ordered, trainable, base, tuple(assumptions), cfg.model_dump(),
-                          phases, top.name, host, static, act)
+                          phases, top.name, host, static, act, paged)
+
+
+def _block_index(name: str) -> int | None:
+    from peftcalc.activations import block_of
+
+    return block_of(name)
 
 
 def _offload(cfg: MemoryConfig, comps: dict[str, Component], assumptions: list[str]) -> int:
@@ -390,14 +430,20 @@ def params_only_memory(psi: int, cfg: MemoryConfig) -> MemoryEstimate:
     if cfg.optimizer == "adafactor":
         raise InputError("--optimizer", "adafactor", "used with --model/--config (it factors by matrix shape)")
     half = "fp32" if cfg.precision == "fp32" else ("fp16" if cfg.precision == "fp16" else "bf16")
+    n = cfg.n_gpus
+
+    def per_gpu(stage: int, text: str) -> str:
+        return f"{text} ÷ {n} GPUs" if cfg.zero >= stage and n > 1 else text
+
+    psi_text = f"Ψ = {psi:,}"
     comps = {
-        "weights": Component(_shard(_bytes(psi, half), 3, cfg), f"{DTYPE_BYTES[half]} B × Ψ ({half})"),
-        "gradients": Component(_shard(_bytes(psi, half), 2, cfg), f"{DTYPE_BYTES[half]} B × Ψ ({half})"),
+        "weights": Component(_shard(_bytes(psi, half), 3, cfg), per_gpu(3, f"{DTYPE_BYTES[half]} B × {psi_text} ({half})")),
+        "gradients": Component(_shard(_bytes(psi, half), 2, cfg), per_gpu(2, f"{DTYPE_BYTES[half]} B × {psi_text} ({half})")),
     }
     if cfg.precision == "mixed":
-        comps["master_weights"] = Component(_shard(4 * psi, 1, cfg), "4 B × Ψ (fp32 master copy)")
+        comps["master_weights"] = Component(_shard(4 * psi, 1, cfg), per_gpu(1, f"4 B × {psi_text} (fp32 master copy)"))
     opt, formula = _optimizer_bytes(cfg, [(psi,)])
-    comps["optimizer"] = Component(_shard(opt, 1, cfg), formula)
+    comps["optimizer"] = Component(_shard(opt, 1, cfg), per_gpu(1, formula))
     notes = [f"Ψ = {psi:,} parameters (no architecture: no activations)"]
     if cfg.zero:
         notes.append(f"ZeRO stage {cfg.zero} over {cfg.n_gpus} GPUs (per GPU: ÷ {cfg.n_gpus})")

@@ -38,7 +38,8 @@ def _gib(n: int) -> str:
 def render_memory(est: MemoryEstimate, gpu: int | None, console: Console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Training memory: {est.method} on {est.model} (per GPU, at the step's peak: {est.peak_phase})",
+    where = f", at the step's peak: {est.peak_phase}" if est.peak_phase else ""
+    table = Table(title=f"Training memory: {est.method} on {est.model} (per GPU{where})",
                   title_justify="left", show_footer=True)
     table.add_column("component", footer="total (peak allocated)", no_wrap=True)
     table.add_column("GB", justify="right", footer=_gb(est.total_bytes), no_wrap=True)

@@ -56,11 +56,13 @@ class Gradients:
 
 
 def step_phases(resident: dict[str, int], act: ActivationEstimate, grads: Gradients, *, optimizer_step_bytes: int,
-                checkpointing: bool, optimizer_in_backward: bool = False) -> tuple[Phase, ...]:
+                checkpointing: bool, optimizer_in_backward: bool = False,
+                gradients_persist: bool = False) -> tuple[Phase, ...]:
     """The phases of one steady-state step (see the module docstring) with their breakdowns.
 
     ``resident``: weights, optimizer states … alive throughout; ``optimizer_step_bytes``: the step's
-    temporaries (in the backward, per parameter, with ``optimizer_in_backward``).
+    temporaries (in the backward, per parameter, with ``optimizer_in_backward``); ``gradients_persist``: gradient
+    accumulation — from the second micro-batch on, every gradient is alive in every phase.
 
     Examples:
         >>> from peftcalc.activations import ActivationEstimate
@@ -74,6 +76,8 @@ def step_phases(resident: dict[str, int], act: ActivationEstimate, grads: Gradie
     phases: list[Phase] = []
 
     def grad_bytes(amount: int) -> int:
+        if gradients_persist:
+            return grads.total + (amount - grads.total if amount > grads.total else 0)
         return min(amount, grads.largest_tensor) if optimizer_in_backward else amount
 
     def add(name: str, activations: int, gradients: int, step_extra: int = 0) -> None:
