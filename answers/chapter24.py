@@ -10,7 +10,7 @@ from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance,
 from peftcalc.arch.presets import load_preset
 from peftcalc.calc import params
 from peftcalc.cost import break_even, make_cost_config, prompt_overhead_per_day
-from peftcalc.memory import make_memory_config, params_only_memory, training_memory
+from peftcalc.training import make_memory_config, params_only_memory, training_memory
 from peftcalc.quant import model_storage, seed_nf4_bytes
 
 PARTS: list[Part] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from peftcalc import overheads
 from peftcalc.arch import arch_from_config, load_preset
-from peftcalc.memory import MemoryEstimate, make_memory_config, training_memory
+from peftcalc.training import MemoryEstimate, make_memory_config, training_memory
 
 MiB, GiB = 2**20, 2**30
 HF_ANATOMY = ("Hugging Face transformers docs, 'Model training anatomy' and 'Methods and tools for efficient "

@@ -20,7 +20,7 @@ def entries(params: Callable[..., Any]) -> list[Known]:  # noqa: PLR0915 - a fla
     from peftcalc.arch import load_preset
     from peftcalc.cost import training_flops
     from peftcalc.matrix import seed_compare
-    from peftcalc.memory import make_memory_config, params_only_memory, training_memory
+    from peftcalc.training import make_memory_config, params_only_memory, training_memory
     from peftcalc.quant import bits_per_param, model_storage, seed_nf4_bytes
     from peftcalc.units import DTYPE_BYTES
 

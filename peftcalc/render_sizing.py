@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from peftcalc.arch.model import Arch
     from peftcalc.known import Verdict
-    from peftcalc.memory import MemoryEstimate
+    from peftcalc.training import MemoryEstimate
     from peftcalc.quant import ModelStorage
     from peftcalc.solve import Solution
 
@@ -150,8 +150,10 @@ def render_cost(out: dict[str, Any], console: Console) -> None:
         _render_storage(out["storage"], console)
     if "training" in out:
         tr = out["training"]
-        console.print(f"training compute 6·N·D = {tr['flops']:.4g} FLOPs → {tr['gpu_hours']:,.1f} GPU-hours"
-                      + (f" → ${tr['usd']:,.2f}" if tr["usd"] is not None else ""))
+        console.print(f"training compute ({tr['method']}): {tr['flops_per_param_token']:.3g}·N·D = {tr['flops']:.4g} FLOPs "
+                      f"(N = {tr['params']:,}, trained {tr['trainable_params']:,}, D = {tr['tokens']:,}) → "
+                      f"{tr['gpu_hours']:,.1f} GPU-hours at {tr['peak_tflops']:g} TFLOP/s × MFU {tr['mfu']:g}, "
+                      f"{tr['tokens_per_second']:,.0f} tokens/s" + (f" → ${tr['usd']:,.2f}" if tr["usd"] is not None else ""))
 
 
 def _render_storage(st: dict[str, Any], console: Console) -> None:
@@ -176,9 +178,14 @@ def render_inference(data: dict[str, Any], console: Console) -> None:
     if data["unmerged_lora_flop_overhead"] is not None:
         console.print(f"unmerged LoRA: +{data['unmerged_lora_flop_overhead'] * 100:.3f} % linear-layer FLOPs per token; "
                       "merged: +0 % (W + BA is one matrix)")
+    console.print(f"weights in {data['weights_dtype']}; KV cache {format_count(data['kv_bytes_per_token'])} B per token; "
+                  f"device (reserve + CUDA context) {format_bytes(data['device_bytes'])}")
     if "gpu" in data:
         g = data["gpu"]
-        console.print(("[green]fits[/green]" if g["fits"] else "[red]does not fit[/red]") + f" in {format_bytes(g['capacity_bytes'])}")
+        verdict = "[green]fits[/green]" if g["fits"] else "[red]does not fit[/red]"
+        console.print(f"{verdict} in {format_bytes(g['capacity_bytes'])}: headroom {format_bytes(g['headroom_bytes'])}; "
+                      f"the KV cache could hold {format_count(g['max_kv_tokens'])} tokens = "
+                      f"{format_count(g['max_sequences'])} sequences of this length")
 
 
 def render_known(verdicts: list[Verdict], console: Console) -> None:

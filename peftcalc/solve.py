@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from peftcalc.arch.model import Arch
 from peftcalc.errors import InputError
-from peftcalc.memory import MemoryConfig, MemoryEstimate, training_memory
+from peftcalc.training import MemoryConfig, MemoryEstimate, training_memory
 
 Solvable = Literal["batch", "seq", "r"]
 UPPER = {"batch": 1_000_000, "seq": 10_000_000, "r": 65_536}  # the configs' own bounds (r: a practical cap)
@@ -47,7 +47,7 @@ def largest_fitting(arch: Arch, cfg: MemoryConfig, what: Solvable, capacity_byte
 
     Examples:
         >>> from peftcalc.arch import load_preset
-        >>> from peftcalc.memory import make_memory_config
+        >>> from peftcalc.training import make_memory_config
         >>> sol = largest_fitting(load_preset("gpt2"), make_memory_config(method="lora", seq=1024), "batch",
         ...                       24 * 10**9, r=8)
         >>> sol.estimate.device_bytes <= 24 * 10**9 < sol.next_estimate.device_bytes

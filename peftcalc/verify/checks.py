@@ -17,7 +17,7 @@ from torch import nn
 
 from peftcalc.arch.model import Arch
 from peftcalc.calc import params
-from peftcalc.memory import make_memory_config, training_memory
+from peftcalc.training import make_memory_config, training_memory
 from peftcalc.quant import bits_per_param, model_storage, tensor_storage
 from peftcalc.verify.layers import (BottleneckAdapter, DoRALinear, IA3Scale, LoRALinear, PrefixEncoder,
                                     PromptEmbedding, apply_lora, lora_modules, replace_modules, trainable_numel)

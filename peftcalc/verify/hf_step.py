@@ -1,4 +1,4 @@
-"""The step peak of real Hugging Face models (transformers + peft, on CPU) vs :func:`peftcalc.memory.training_memory`.
+"""The step peak of real Hugging Face models (transformers + peft, on CPU) vs :func:`peftcalc.training.training_memory`.
 
 A small llama, GPT-2 and Qwen2 (built from their transformers configs, fp32, in train mode — GPT-2's dropout
 on) take two AdamW steps (``foreach``: torch's default on CUDA, whose step temporaries the model counts;
@@ -120,7 +120,7 @@ def measure_step(family: str, method: str, attention: str, checkpointing: bool, 
 def predicted_step(family: str, method: str, attention: str, checkpointing: bool, *, batch: int, seq: int,
                    shape: dict[str, int] | None = None, device: str = "cpu") -> Any:
     from peftcalc.arch.hf_config import arch_from_config
-    from peftcalc.memory import make_memory_config, training_memory
+    from peftcalc.training import make_memory_config, training_memory
 
     arch = arch_from_config(hf_config(family, seq, shape).to_dict(), name=f"tiny-{family}")
     cfg = make_memory_config(method=method, precision="fp32", batch=batch, seq=seq, attention=attention,

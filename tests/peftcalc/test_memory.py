@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from peftcalc import InputError, arch_from_config, load_preset
 from peftcalc.activations import estimate
 from peftcalc.cli import main
-from peftcalc.memory import kv_cache_bytes, make_memory_config, params_only_memory, training_memory
+from peftcalc.serving import kv_cache_bytes
+from peftcalc.training import make_memory_config, params_only_memory, training_memory
 from peftcalc.quant import model_storage
 
 TINY_LLAMA = arch_from_config({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4,

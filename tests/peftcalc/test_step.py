@@ -8,7 +8,7 @@ import pytest
 
 from peftcalc import load_preset, overheads
 from peftcalc.cli import main
-from peftcalc.memory import make_memory_config, training_memory
+from peftcalc.training import make_memory_config, training_memory
 
 LLAMA = load_preset("llama-2-7b")
 

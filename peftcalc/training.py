@@ -1,4 +1,10 @@
-"""GPU memory of training (full, LoRA, QLoRA, any PEFT method) and of inference, component by component.
+"""GPU memory of a training step (full, LoRA, QLoRA, any PEFT method), component by component, at its peak.
+
+The step's peak (``total_bytes``) is the largest phase of :mod:`peftcalc.step` — gradients appear as
+activations die, so it is less than the sum of every component at full size (``static``, the textbook
+sum). ``reserved_bytes``/``device_bytes`` add the allocator's reserve and the CUDA context
+(:mod:`peftcalc.overheads`). Serving memory is :mod:`peftcalc.serving`; the largest batch/seq/rank that
+fits is :mod:`peftcalc.solve`; the Python entry point is ``peftcalc.memory(...)``.
 
 Components (DESIGN.md names): ``weights`` (the base model as stored), ``quant_constants`` (4-bit
 absmax / scales), ``adapters`` (parameters a PEFT method adds), ``gradients`` (trainable parameters
@@ -8,8 +14,10 @@ shards optimizer states and master weights (stage 1), then gradients (2), then w
 
 Precision conventions:
 - ``mixed``: 16-bit weights and gradients, fp32 master weights and optimizer states (ZeRO's 16Ψ with Adam);
+- ``amp``: torch autocast — fp32 weights, gradients and states, 16-bit activations and weight copies;
 - ``bf16``/``fp16``: pure 16-bit weights and gradients, fp32 optimizer states, no master copy
-  (seed 004's "FP16 14 GB + gradients 14 GB + Adam 56 GB = 84 GB" for 7B);
+  (seed 004's "FP16 14 GB + gradients 14 GB + Adam 56 GB = 84 GB" for 7B); ``optimizer_dtype="bf16"`` is
+  what torch's AdamW does on bf16 parameters (states like the parameter);
 - ``fp32``: everything in fp32.
 PEFT: the frozen base is stored in 16-bit (fp32 with ``fp32``) or 4-bit (QLoRA); adapters are fp32 by
 default — peft ≥ 0.12 up-casts adapter weights to fp32 (``autocast_adapter_dtype=True``).
@@ -461,35 +469,3 @@ def zero_bytes_per_gpu(psi: int, stage: int, gpus: int) -> Fraction:
     forms: dict[int, Fraction] = {0: Fraction((2 + 2 + k) * psi), 1: 4 * psi + k * psi / n,
                                   2: 2 * psi + (2 + k) * psi / n, 3: (2 + 2 + k) * psi / n}
     return forms[stage]
-
-
-def kv_cache_bytes(arch: Arch, *, batch: int, seq: int, dtype: str = "bf16") -> int:
-    """Key/value cache: 2 (K, V) × decoder layers × kv_dim × tokens × bytes (GQA-aware)."""
-    layers = arch.num_decoder_layers or arch.num_layers
-    return int(2 * layers * arch.kv_dim * batch * seq * DTYPE_BYTES[dtype])
-
-
-@dataclass(frozen=True)
-class InferenceEstimate:
-    weights_bytes: int
-    kv_cache_bytes: int
-    adapter_bytes: int
-
-    @property
-    def total_bytes(self) -> int:
-        return self.weights_bytes + self.kv_cache_bytes + self.adapter_bytes
-
-
-def inference_memory(arch: Arch, *, batch: int, seq: int, dtype: str = "bf16", adapters: int = 0,
-                     adapter_params: int = 0, adapter_dtype: str = "bf16") -> InferenceEstimate:
-    """Serving memory: weights + KV cache + ``adapters`` unmerged adapters resident at once."""
-    return InferenceEstimate(_bytes(arch.total_params, dtype) if dtype in DTYPE_BYTES else 0,
-                             kv_cache_bytes(arch, batch=batch, seq=seq, dtype=dtype),
-                             adapters * _bytes(adapter_params, adapter_dtype))
-
-
-def lora_flop_overhead(arch: Arch, adapted: list[tuple[int, int]], rank: int) -> Fraction:
-    """Extra matmul FLOPs of *unmerged* LoRA relative to the model's linear layers, per token:
-    Σ r·(k + d) over adapted (k, d) / Σ k·d over all linear layers. Merged LoRA: 0."""
-    base = sum(m.in_features * m.out_features for m in arch.linear_modules())
-    return Fraction(sum(rank * (k + d) for k, d in adapted), base)
