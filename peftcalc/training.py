@@ -315,12 +315,6 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
                             ("adapters", 3), ("quant_constants", 3)):
             if name in comps and cfg.zero >= stage:
                 comps[name] = Component(comps[name].bytes, f"({comps[name].formula}) ÷ {cfg.n_gpus} GPUs")
-    if cfg.zero == 3 and cfg.n_gpus > 1 and arch.blocks:
-        # ZeRO-3/FSDP gather each block's full parameters for its forward/backward, and prefetch the next
-        block = sum(m.numel for m in arch.modules if _block_index(m.name) == 0)
-        live = 2 * block * int(DTYPE_BYTES[half])
-        comps["weights"] = Component(comps["weights"].bytes + live,
-                                     comps["weights"].formula + f" + 2 gathered blocks {live:,} B")
     act_bytes = 4 if cfg.precision == "fp32" else 2
     if cfg.precision == "amp":
         # torch.autocast keeps fp32 weights and casts each linear's weight to 16-bit on use; the copies are
@@ -335,6 +329,13 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
                    loss=cfg.loss, adapter_bytes=int(DTYPE_BYTES[cfg.adapter_dtype if cfg.precision != "fp32" else "fp32"]))
     assumptions.extend(act.assumptions)
     host = _offload(cfg, comps, assumptions)
+    if cfg.zero == 3 and cfg.n_gpus > 1 and arch.blocks:
+        # ZeRO-3/FSDP gather each block's full parameters on the GPU for its forward/backward and prefetch the
+        # next (offloaded or not): two blocks of 16-bit weights (DeepSpeed bounds it by stage3_max_live_parameters)
+        block = sum(m.numel for m in arch.modules if _block_index(m.name) == 0)
+        live = 2 * block * int(DTYPE_BYTES[half])
+        comps["weights"] = Component(comps["weights"].bytes + live,
+                                     comps["weights"].formula + f" + 2 gathered blocks {live:,} B")
     numel = sum(math.prod(t) for t in tensors)
     largest = max((math.prod(t) for t in tensors), default=0)
     grads = _gradient_profile(arch, method == "full", comps["gradients"].bytes, grad_bytes, largest, act.blocks,
