@@ -48,6 +48,8 @@ _DROPOUT_FAMILIES = frozenset({"gpt2", "bert", "roberta", "t5"})
 # transformers' default activation per family where it is not a single fused op (config key
 # ``activation_function``/``hidden_act``); the merging of model families will carry it per family.
 _UNFUSED_GELU_FAMILIES = frozenset({"gpt2"})
+# families whose eager attention takes the softmax in the model's dtype (the others upcast it to fp32)
+_SOFTMAX_IN_MODEL_DTYPE = frozenset({"gpt2", "bert", "roberta", "t5"})
 
 # Stages of a block in forward order; in the first block of a PEFT model, items of stages before the
 # first adapted layer are not saved (nothing upstream of it requires a gradient).
@@ -199,8 +201,14 @@ def block_items(
         items.append(ActivationItem(q_name, B * q_dim, stage=_ATTN))
         items.append(ActivationItem(f"{label}: K (for QKᵀ)", B * saved_kv, stage=_ATTN))
         items.append(ActivationItem(f"{label}: V", B * saved_kv, stage=_ATTN))
-        if eager:
+        if eager and hf and B != 4 and arch.model_type not in _SOFTMAX_IN_MODEL_DTYPE:
+            # transformers' eager attention: softmax(…, dtype=float32).to(query.dtype) — the fp32 output is saved
+            # for the softmax's backward, the 16-bit copy for the product with V
+            items.append(ActivationItem(f"{label}: softmax output (fp32) + its {B}-byte copy", 0, (4 + B) * a,
+                                        stage=_ATTN))
+        elif eager:
             items.append(ActivationItem(f"{label}: softmax output", 0, B * a, stage=_ATTN))
+        if eager:
             if dropout:
                 items.append(ActivationItem(f"{label}: attention dropout mask + output", 0, (mask + B) * a, stage=_ATTN))
             if "o" in roles:

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from peftcalc import overheads
-from peftcalc.activations import ActivationEstimate, Attention, Checkpointing, Loss, estimate
+from peftcalc.activations import ActivationEstimate, Attention, Checkpointing, Implementation, Loss, estimate
 from peftcalc.arch.model import Arch
 from peftcalc.errors import InputError
 from peftcalc.step import Gradients, Phase, peak_phase, step_phases
@@ -83,6 +83,9 @@ class MemoryConfig(BaseModel):
     adapter_dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="dtype of PEFT parameters")
     paged: bool = Field(False, description="paged optimizer (states may spill to CPU under pressure)")
     device: Literal["cuda", "cpu"] = Field("cuda", description="where the step runs (dropout masks: bool on CUDA)")
+    implementation: Implementation = Field(
+        "transformers", description="whose layers: transformers (measured tensor by tensor) or megatron "
+                                    "(Korthikanti et al.'s textbook count)")
 
     @model_validator(mode="after")
     def _check(self) -> MemoryConfig:
@@ -326,7 +329,7 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
     act = estimate(arch, batch=cfg.batch, seq=cfg.seq, trained_names=trained_names, lora_rank=lora_rank,
                    attention=cfg.attention, checkpointing=cfg.checkpointing, dtype_bytes=act_bytes,
                    norms_trained=method == "full", embeddings_trained=method == "full", device=cfg.device,
-                   loss=cfg.loss, adapter_bytes=int(DTYPE_BYTES[cfg.adapter_dtype if cfg.precision != "fp32" else "fp32"]))
+                   loss=cfg.loss, implementation=cfg.implementation, adapter_bytes=int(DTYPE_BYTES[cfg.adapter_dtype if cfg.precision != "fp32" else "fp32"]))
     assumptions.extend(act.assumptions)
     host = _offload(cfg, comps, assumptions)
     if cfg.zero == 3 and cfg.n_gpus > 1 and arch.blocks:

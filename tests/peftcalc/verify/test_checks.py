@@ -118,6 +118,21 @@ def test_transformers_step_peak_within_5_percent(case):
     assert 0 <= measured["static"] - static < 4 * 1024
 
 
+@pytest.mark.parametrize("case", [("llama", "full", "eager", False), ("qwen2", "lora", "eager", False)],
+                         ids=lambda c: "-".join(map(str, c)))
+def test_pure_bf16_step(case):
+    # torch's AdamW on bf16 parameters keeps bf16 states (static bytes exact with optimizer_dtype="bf16");
+    # transformers' eager llama/qwen2 attention saves the fp32 softmax and its bf16 copy
+    pytest.importorskip("transformers")
+    from peftcalc.verify.hf_step import measure_step, predicted_step
+
+    measured = measure_step(*case, batch=2, seq=128, bf16=True)
+    est = predicted_step(*case, batch=2, seq=128, bf16=True)
+    assert abs(measured["peak"] / est.total_bytes - 1) <= 0.05
+    static = sum(v for k, v in est.static.items() if k not in ("gradients", "activations"))
+    assert 0 <= measured["static"] - static < 4 * 1024
+
+
 def test_full_fine_tuning_needs_the_step_order():
     # The additive sum (every gradient on top of every activation) is what issue 19 measured 13–20 % high for
     # full fine-tuning; with set_to_none the gradients appear as the activations die.
@@ -171,12 +186,13 @@ def test_cli_memory_example_from_the_issue(capsys, monkeypatch):
     from peftcalc.verify import hf_step
 
     monkeypatch.setattr(hf_step, "cases", lambda: iter(list(STEP_CASES)[:2]))
+    monkeypatch.setattr(hf_step, "bf16_cases", lambda: iter(list(STEP_CASES)[2:3]))
     assert main(["verify", "--memory", "--model", "gpt2", "--method", "qlora", "--batch", "2", "--seq", "32",
                  "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     groups = [c["group"] for c in data["checks"]]
     cuda = [c for c in data["checks"] if c["group"] == "cuda"]  # one skip without a GPU; 12 cases + overheads with
     assert len(cuda) == (13 if torch.cuda.is_available() else 1)
-    assert groups == ["memory"] + ["activations"] * 12 + ["step"] * 2 + ["cuda"] * len(cuda)
+    assert groups == ["memory"] + ["activations"] * 12 + ["step"] * 3 + ["cuda"] * len(cuda)
     assert "b=2 s=32" in data["checks"][1]["name"]
     assert main(["verify", "--memory", "--batch", "0"]) == 2
