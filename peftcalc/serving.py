@@ -76,6 +76,16 @@ class InferenceEstimate:
         tokens = self.max_kv_tokens
         return None if tokens is None or not self.seq else tokens // self.seq
 
+    def _repr_html_(self) -> str:  # notebooks
+        from html import escape
+
+        rows = [("weights (" + self.weights_dtype + ")", self.weights_bytes), ("KV cache", self.kv_cache_bytes),
+                ("adapters", self.adapter_bytes), ("total", self.total_bytes), ("device", self.device_bytes)]
+        body = "".join(f"<tr><td>{escape(k)}</td><td style='text-align:right'>{v / 1e9:,.3f}</td></tr>" for k, v in rows)
+        fits = (f"<p>max KV tokens {self.max_kv_tokens:,}, sequences {self.max_sequences:,}</p>"
+                if self.max_kv_tokens is not None and self.max_sequences is not None else "")
+        return f"<table><caption>serving {escape(self.model)} (GB)</caption>{body}</table>{fits}"
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model, "total_bytes": self.total_bytes, "device_bytes": self.device_bytes,
                                "weights_dtype": self.weights_dtype,

@@ -80,7 +80,8 @@ def test_python_api():
     assert est.breakdown["adapters"] > 0 and est.total_bytes == max(p.total_bytes for p in est.phases)
     assert "<table>" in est._repr_html_()
     assert peftcalc.memory(params="7.5e9", zero=3, gpus=64, batch=0).total_bytes == 1_875_000_000  # ZeRO paper
-    assert peftcalc.inference("llama-3-8b", seq=8192, gpu="24GB").max_sequences is not None
+    served = peftcalc.inference("llama-3-8b", seq=8192, gpu="24GB")
+    assert served.max_sequences is not None and "max KV tokens" in served._repr_html_()
     with pytest.raises(peftcalc.InputError, match="given alone"):
         peftcalc.memory("gpt2", params="7e9")
 
