@@ -399,7 +399,9 @@ def _gradient_profile(arch: Arch, full: bool, total: int, grad_bytes: int, large
     if on_host or total == 0:
         return Gradients(0, {}, 0, 0, 0, blocks=blocks)
     if not full or not blocks:
-        return Gradients(total // max(1, blocks), {}, 0, 0, total // max(1, blocks * 4), blocks=max(1, blocks))
+        # adapters are alike per block; the largest single gradient is bounded by one block's adapters
+        per_block = total // max(1, blocks)
+        return Gradients(per_block, {}, 0, 0, per_block, blocks=max(1, blocks))
     from peftcalc.activations import block_of, role_of
 
     per_block: dict[str, int] = {}
