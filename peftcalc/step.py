@@ -49,6 +49,7 @@ class Gradients:
     largest_tensor: int               # the largest single gradient (optimizer in the backward)
     tied_extra: int = 0               # a tied embedding's own gradient, alive while added to the head's
     blocks: int = 0
+    unsharded_block: int = 0          # ZeRO-2/3: the block being back-propagated holds its whole gradient
 
     @property
     def total(self) -> int:
@@ -110,7 +111,8 @@ def step_phases(resident: dict[str, int], act: ActivationEstimate, grads: Gradie
             for peak in act.backward_peaks:
                 partial = sum(v for r, v in grads.per_block_by_role.items() if r in peak.grads_of)
                 add(f"backward, {label} block: {peak.name}",
-                    before + max(0, own + peak.extra_bytes) + act.residual_grad_bytes, after + partial, in_bwd_extra)
+                    before + max(0, own + peak.extra_bytes) + act.residual_grad_bytes,
+                    after + (grads.unsharded_block or partial), in_bwd_extra)
             if k == 0 and L == 1:
                 break
     add("end of backward", 0, grads.total + grads.tied_extra, in_bwd_extra)

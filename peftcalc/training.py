@@ -26,7 +26,7 @@ default — peft ≥ 0.12 up-casts adapter weights to fp32 (``autocast_adapter_d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -343,6 +343,11 @@ def training_memory(arch: Arch, cfg: MemoryConfig, **method_options: Any) -> Mem
     largest = max((math.prod(t) for t in tensors), default=0)
     grads = _gradient_profile(arch, method == "full", comps["gradients"].bytes, grad_bytes, largest, act.blocks,
                               on_host=cfg.offload == "cpu" and cfg.zero >= 1)
+    if cfg.zero >= 2 and cfg.n_gpus > 1 and method == "full" and act.blocks:
+        # ZeRO-2/3 and FSDP reduce-scatter each block's gradient: it exists unsharded, in full, until then
+        unsharded = sum(m.numel for m in arch.modules if _block_index(m.name) == 0) * grad_bytes
+        grads = replace(grads, unsharded_block=unsharded)
+        assumptions.append(f"ZeRO-{cfg.zero}: a block's gradient is whole ({unsharded:,} B) until its reduce-scatter")
     resident = {name: c.bytes for name, c in comps.items() if name != "gradients"}
     step_extra = 0 if cfg.offload == "cpu" else _shard(_step_temporaries(cfg, numel, largest), 1, cfg)
     phases = step_phases(resident, act, grads, optimizer_step_bytes=step_extra,

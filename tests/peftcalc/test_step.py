@@ -126,3 +126,14 @@ def test_zero_0_over_many_gpus_is_the_baseline(capsys):
     assert main(["memory", "--params", "7.5e9", "--zero", "0", "--gpus", "64", "--batch", "0", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["total_bytes"] == 16 * 7_500_000_000  # ZeRO paper: 120 GB per GPU without ZeRO
+
+
+def test_zero_3_holds_one_block_whole():
+    # ZeRO-3 over 8 GPUs: two gathered blocks of 16-bit weights and, in a block's backward, its whole gradient
+    # before the reduce-scatter — on top of the 1/8 shards
+    psi_block = sum(m.numel for m in LLAMA.modules if m.name.startswith("model.layers.0."))
+    est = training_memory(LLAMA, make_memory_config(batch=1, seq=512, zero=3, gpus=8, checkpointing="full"))
+    sharded = -(-2 * LLAMA.total_params // 8)
+    assert est.static["weights"] == sharded + 2 * 2 * psi_block
+    block_phase = next(p for p in est.phases if p.name.startswith("backward, first block: MLP"))
+    assert block_phase.breakdown["gradients"] >= 2 * psi_block
