@@ -10,7 +10,7 @@ from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance,
 from peftcalc.arch.presets import load_preset
 from peftcalc.calc import params
 from peftcalc.cost import break_even, make_cost_config, prompt_overhead_per_day
-from peftcalc.memory import make_memory_config, params_only_memory, training_memory
+from peftcalc.training import make_memory_config, params_only_memory, training_memory
 from peftcalc.quant import model_storage, seed_nf4_bytes
 
 PARTS: list[Part] = []
@@ -174,11 +174,14 @@ def _thirteen_b(params_count: int, model: str, batch: int, seq: int) -> dict[str
     out = {"static_fp32": params_only_memory(params_count, make_memory_config(precision="fp32", batch=0)).total_bytes,
            "static_mixed": params_only_memory(params_count, make_memory_config(precision="mixed", batch=0)).total_bytes,
            "static_pure16": params_only_memory(params_count, make_memory_config(precision="bf16", batch=0)).total_bytes}
+    # the exercise asks for a textbook estimate: Korthikanti et al.'s layer count (Megatron's implementation);
+    # `peftcalc memory` without it gives what transformers' own layers save (more: fp32 norms and softmax)
     for precision in ("fp32", "mixed"):
-        cfg = make_memory_config(precision=precision, batch=batch, seq=seq, attention="eager")
-        out[f"act_{precision}"] = training_memory(arch, cfg).components["activations"].bytes
-    cfg = make_memory_config(precision="mixed", batch=batch, seq=seq, attention="eager", checkpointing="full")
-    out["act_ckpt_model"] = training_memory(arch, cfg).components["activations"].bytes
+        cfg = make_memory_config(precision=precision, batch=batch, seq=seq, attention="eager", implementation="megatron")
+        out[f"act_{precision}"] = training_memory(arch, cfg).static["activations"]  # additive: all saved + loss
+    cfg = make_memory_config(precision="mixed", batch=batch, seq=seq, attention="eager", checkpointing="full",
+                             implementation="megatron")
+    out["act_ckpt_model"] = training_memory(arch, cfg).static["activations"]
     return out
 
 

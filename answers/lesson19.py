@@ -8,7 +8,7 @@ from answers.format import fmt
 from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, concept, part, pct
 from peftcalc.arch.presets import load_preset
 from peftcalc.calc import params
-from peftcalc.memory import make_memory_config, params_only_memory
+from peftcalc.training import make_memory_config, params_only_memory
 from peftcalc.quant import model_storage, seed_nf4_bytes
 
 PARTS: list[Part] = []

@@ -7,7 +7,7 @@ from fractions import Fraction
 from answers.format import fmt
 from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance, concept, part, pct
 from peftcalc.calc import params
-from peftcalc.memory import make_memory_config, params_only_memory
+from peftcalc.training import make_memory_config, params_only_memory
 
 PARTS: list[Part] = []
 SRC = "seeds 000/001, Stage 9 Exercises"

@@ -9,6 +9,11 @@ Two functions cover most uses::
     >>> peftcalc.params("ia3", model="llama-2-7b").trainable_params
     614400
 
+Sizing: ``peftcalc.memory(model, method=…, batch=…, seq=…, …)`` is the training step's peak memory
+(``total_bytes`` allocated, ``reserved_bytes``, ``device_bytes``, by component and by phase);
+``peftcalc.inference(model, seq=…, gpu="24GB")`` is serving memory with the headroom and the KV tokens
+and sequences that still fit.
+
 ``params(method, model=…|config=…|d=…, **options)`` works for every registered method
 (``peftcalc.REGISTRY``); results are exact integers with the sympy formula, its substitution and a
 per-module breakdown.
@@ -16,6 +21,7 @@ per-module breakdown.
 
 from __future__ import annotations
 
+from peftcalc.api import inference, memory
 from peftcalc.arch import Arch, ModuleSpec, arch_from_config, list_presets, load_config_file, load_preset
 from peftcalc.calc import compare, lora, params, resolve_arch
 from peftcalc.errors import InputError, PeftcalcError
@@ -33,10 +39,12 @@ __all__ = [
     "Result",
     "arch_from_config",
     "compare",
+    "inference",
     "list_presets",
     "load_config_file",
     "load_preset",
     "lora",
+    "memory",
     "params",
     "resolve_arch",
     "seed_compare",

@@ -168,13 +168,16 @@ def lora(**kwargs: Any) -> Result:
     return params("lora", **kwargs)
 
 
-def compare(**arch_kwargs: Any) -> list[Result | PeftcalcError]:
-    """Every registered method with its default options on one architecture (errors kept, in order)."""
+def compare(options: dict[str, Any] | None = None, **arch_kwargs: Any) -> list[Result | PeftcalcError]:
+    """Every registered method on one architecture (errors kept, in order). ``options`` (``r``, ``targets`` …)
+    go to each method whose config has them, so the comparison is like for like; the rest keep defaults."""
     arch = resolve_arch(**arch_kwargs)
     out: list[Result | PeftcalcError] = []
     for name in REGISTRY:
+        fields = REGISTRY[name].config.model_fields
+        mine = {k: v for k, v in (options or {}).items() if k in fields}
         try:
-            out.append(params(name, arch=arch))
+            out.append(params(name, arch=arch, **mine))
         except PeftcalcError as exc:
             out.append(exc)
     return out

@@ -141,22 +141,44 @@ def _run_compare(ns: argparse.Namespace) -> int:
         return _run_seed_compare(ns)
 
     arch = resolve_arch(**_arch_kwargs(ns))
-    results = compare(**_arch_kwargs(ns))
+    options = {k: v for k, v in (("r", ns.r), ("targets", ns.targets)) if v is not None}
+    results = compare(options, **_arch_kwargs(ns))
+    memory = _compare_memory(arch, results, options, ns.seq) if ns.memory else {}
     if ns.json:
-        _print_json({
-            "model": arch.name,
-            "base_params": arch.total_params,
-            "methods": {
-                name: (item.to_json() if isinstance(item, Result) else {"error": str(item)})
-                for name, item in zip(REGISTRY, results, strict=True)
-            },
-        })
+        methods = {}
+        for name, item in zip(REGISTRY, results, strict=True):
+            methods[name] = item.to_json() if isinstance(item, Result) else {"error": str(item)}
+            if name in memory:
+                methods[name]["memory"] = memory[name]
+        _print_json({"model": arch.name, "base_params": arch.total_params, "options": options, "methods": methods}
+                    | ({"full_memory": memory["full"]} if "full" in memory else {}))
         return EXIT_OK
     from peftcalc.render import render_compare
 
     titled = [(REGISTRY[name].title, item) for name, item in zip(REGISTRY, results, strict=True)]
-    render_compare(arch.name, titled, _console())
+    render_compare(arch.name, titled, _console(), memory=[memory.get(name) for name in REGISTRY] if ns.memory else None, options=options)
     return EXIT_OK
+
+
+def _compare_memory(arch: Any, results: list[Any], options: dict[str, Any], seq: int) -> dict[str, dict[str, int]]:
+    """Each method's training memory at batch 1 (bf16 base, flash attention), the same options as its count."""
+    from peftcalc.errors import PeftcalcError
+    from peftcalc.methods import REGISTRY
+    from peftcalc.result import Result
+    from peftcalc.training import make_memory_config, training_memory
+
+    out: dict[str, dict[str, int]] = {}
+    for name, item in zip(REGISTRY, results, strict=True):
+        if not isinstance(item, Result):
+            continue
+        fields = REGISTRY[name].config.model_fields
+        mine = {k: v for k, v in options.items() if k in fields}
+        try:
+            est = training_memory(arch, make_memory_config(method=name, seq=seq), **(mine if name != "full" else {}))
+        except PeftcalcError:
+            continue  # a method the memory model cannot size here keeps its count
+        out[name] = {"total_bytes": est.total_bytes, "device_bytes": est.device_bytes}
+    return out
 
 
 def _run_seed_compare(ns: argparse.Namespace) -> int:
@@ -244,6 +266,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.set_defaults(handler=_run_method, method=name)
     p = sub.add_parser("compare", help="every method side by side on one model")
     _add_arch_options(p)
+    p.add_argument("--r", type=strict_int, help="rank, for every method that has one (like for like)")
+    p.add_argument("--targets", type=name_list, help="target modules, for every method that takes them")
+    p.add_argument("--memory", action="store_true", help="also each method's training memory (batch 1, --seq)")
+    p.add_argument("--seq", type=strict_int, default=2048, help="with --memory: tokens per sequence (default 2048)")
     p.add_argument("--convention", choices=["peft", "seed003"], default="peft",
                    help="peft: real counts (default); seed003: seed 003's compare_peft_methods "
                         "(full = attention weights only; defaults d=4096, 32 layers, 32 heads)")

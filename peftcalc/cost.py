@@ -103,10 +103,51 @@ def prompt_overhead_per_day(*, queries_per_day: int, overhead_words: int, input_
 
 
 def training_flops(params: int, tokens: int) -> int:
-    """C ≈ 6·N·D (forward 2ND + backward 4ND)."""
+    """C ≈ 6·N·D (forward 2ND + backward 4ND): :func:`training_compute` of full fine-tuning."""
+    return training_compute(params, tokens).flops
+
+
+@dataclass(frozen=True)
+class TrainingCompute:
+    """FLOPs of training on ``tokens`` tokens, split the way the step spends them."""
+
+    params: int          # N: parameters in matrix multiplications (the embeddings do none)
+    trainable: int       # parameters whose weight gradients are computed
+    tokens: int
+    forward: int         # 2·N·D (+ 2·N_t·D for adapters)
+    input_gradients: int  # 2·N·D: the backward to the inputs runs through every layer, frozen or not
+    weight_gradients: int  # 2·N_t·D: only trained weights get a gradient (full fine-tuning: N_t = N)
+    recompute: int       # full activation checkpointing runs the forward again
+
+    @property
+    def flops(self) -> int:
+        return self.forward + self.input_gradients + self.weight_gradients + self.recompute
+
+    @property
+    def flops_per_token(self) -> Fraction:
+        return Fraction(self.flops, self.tokens)
+
+
+def training_compute(params: int, tokens: int, *, trainable: int | None = None, adapter_params: int = 0,
+                     recompute: bool = False) -> TrainingCompute:
+    """Training FLOPs: 6·N·D for full fine-tuning, 8·N·D with full recomputation; PEFT computes no gradients
+    of frozen weights, so ≈ 4·N·D (+ 6·N_t·D for its adapters), 6·N·D with recomputation.
+
+    Examples:
+        >>> training_compute(7 * 10**9, 10**9).flops == 6 * 7 * 10**18
+        True
+        >>> training_compute(7 * 10**9, 10**9, recompute=True).flops == 8 * 7 * 10**18
+        True
+        >>> training_compute(7 * 10**9, 10**9, trainable=0).flops == 4 * 7 * 10**18   # frozen: no weight grads
+        True
+    """
     if params <= 0 or tokens <= 0:
-        raise InputError("--tokens" if tokens <= 0 else "--params", tokens if tokens <= 0 else params, "positive")
-    return 6 * params * tokens
+        raise InputError("--train-tokens" if tokens <= 0 else "--train-params", tokens if tokens <= 0 else params,
+                         "positive")
+    t = params if trainable is None else trainable
+    matmul = params + adapter_params
+    fwd = 2 * matmul * tokens
+    return TrainingCompute(matmul, t, tokens, fwd, 2 * matmul * tokens, 2 * t * tokens, fwd if recompute else 0)
 
 
 def gpu_hours(flops: int, *, peak_flops: float, utilization: float) -> Fraction:

@@ -20,7 +20,7 @@ def entries(params: Callable[..., Any]) -> list[Known]:  # noqa: PLR0915 - a fla
     from peftcalc.arch import load_preset
     from peftcalc.cost import training_flops
     from peftcalc.matrix import seed_compare
-    from peftcalc.memory import make_memory_config, params_only_memory, training_memory
+    from peftcalc.training import make_memory_config, params_only_memory, training_memory
     from peftcalc.quant import bits_per_param, model_storage, seed_nf4_bytes
     from peftcalc.units import DTYPE_BYTES
 
@@ -216,5 +216,6 @@ def entries(params: Callable[..., Any]) -> list[Known]:  # noqa: PLR0915 - a fla
 def _gpt_block(estimate: Callable[..., Any], load_preset: Callable[[str], Any], checkpointing: str) -> int:
     arch = load_preset("gpt2")
     names = [m.name for m in arch.linear_modules()]
+    # Korthikanti et al. count Megatron's layers (fused GELU, no norm statistics, 1-byte masks)
     return int(estimate(arch, batch=4, seq=1024, trained_names=names, attention="eager",
-                        checkpointing=checkpointing).per_block_bytes)
+                        checkpointing=checkpointing, implementation="megatron").per_block_bytes)

@@ -57,22 +57,29 @@ def render_params(res: Result, console: Console) -> None:
         console.print(f"[dim]• {note}[/dim]")
 
 
-def render_compare(model: str, results: list[tuple[str, Result | PeftcalcError]], console: Console) -> None:
+def render_compare(model: str, results: list[tuple[str, Result | PeftcalcError]], console: Console, *,
+                   memory: list[dict[str, int] | None] | None = None, options: dict[str, Any] | None = None) -> None:
     from rich.table import Table
 
     from peftcalc.result import Result
 
-    table = Table(title=f"Every method on {model} (default options)", title_justify="left")
-    for col, justify in (("method", "left"), ("trainable", "right"), ("% of base", "right"),
-                         ("checkpoint (fp16)", "right"), ("formula", "left")):
+    given = ", ".join(f"{k}={v}" for k, v in (options or {}).items()) or "default options"
+    table = Table(title=f"Every method on {model} ({given})", title_justify="left")
+    columns = [("method", "left"), ("trainable", "right"), ("% of base", "right"), ("checkpoint (fp16)", "right")]
+    if memory is not None:
+        columns += [("train peak", "right"), ("on device", "right")]
+    for col, justify in columns + [("formula", "left")]:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     problems = []
-    for title, item in results:
+    for index, (title, item) in enumerate(results):
+        mem = memory[index] if memory is not None else None
+        extra = ([format_bytes_si(mem["total_bytes"]), format_bytes_si(mem["device_bytes"])] if mem
+                 else ["—", "—"]) if memory is not None else []
         if isinstance(item, Result):
             table.add_row(title, format_count(item.trainable_params), percent(item.trainable_fraction, 4),
-                          format_bytes_si(item.checkpoint_bytes()["fp16"]), str(item.formula).replace("**", "^"))
+                          format_bytes_si(item.checkpoint_bytes()["fp16"]), *extra, str(item.formula).replace("**", "^"))
         else:
-            table.add_row(title, "—", "—", "—", "[dim]not applicable (see below)[/dim]")
+            table.add_row(title, "—", "—", "—", *extra, "[dim]not applicable (see below)[/dim]")
             problems.append(f"{title}: {item}")
     console.print(table)
     for line in problems:

@@ -11,8 +11,9 @@ if TYPE_CHECKING:
 
     from peftcalc.arch.model import Arch
     from peftcalc.known import Verdict
-    from peftcalc.memory import MemoryEstimate
+    from peftcalc.training import MemoryEstimate
     from peftcalc.quant import ModelStorage
+    from peftcalc.solve import Solution
 
 _BAR_WIDTH = 24
 
@@ -37,9 +38,10 @@ def _gib(n: int) -> str:
 def render_memory(est: MemoryEstimate, gpu: int | None, console: Console) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Training memory: {est.method} on {est.model} (per GPU)", title_justify="left",
-                  show_footer=True)
-    table.add_column("component", footer="total", no_wrap=True)
+    where = f", at the step's peak: {est.peak_phase}" if est.peak_phase else ""
+    table = Table(title=f"Training memory: {est.method} on {est.model} (per GPU{where})",
+                  title_justify="left", show_footer=True)
+    table.add_column("component", footer="total (peak allocated)", no_wrap=True)
     table.add_column("GB", justify="right", footer=_gb(est.total_bytes), no_wrap=True)
     table.add_column("GiB", justify="right", footer=_gib(est.total_bytes), no_wrap=True)
     table.add_column("", no_wrap=True)
@@ -51,14 +53,54 @@ def render_memory(est: MemoryEstimate, gpu: int | None, console: Console) -> Non
                   f"{format_count(est.trainable_params)} of {format_count(est.base_params)}")
     for name, comp in est.components.items():
         console.print(f"  {name}: {comp.formula} = {format_count(comp.bytes)} B")
+    _render_levels(est, console)
+    if est.phases:
+        console.print("phases of the step (peak allocated in each):")
+        for phase in est.phases:
+            mark = " ◀ peak" if phase.name == est.peak_phase else ""
+            console.print(f"  {phase.name}: {format_bytes(phase.total_bytes)}{mark}")
     if gpu is not None:
         ok, headroom = est.fits(gpu)
         verdict = (f"[green]fits[/green], headroom {format_bytes(headroom)}" if ok
                    else f"[red]does not fit[/red], short by {format_bytes(-headroom)}")
-        console.print(f"GPU {format_bytes(gpu)}: {verdict} (before the CUDA context and allocator "
-                      "fragmentation, typically 0.5–2 GB)")
+        console.print(f"GPU {format_bytes(gpu)}: {verdict} (judged on the device level, context included)")
     for note in est.assumptions:
         console.print(f"[dim]• {note}[/dim]")
+
+
+def _render_levels(est: MemoryEstimate, console: Console) -> None:
+    from peftcalc.overheads import LEVELS
+
+    for key, value in (("total_bytes", est.total_bytes), ("reserved_bytes", est.reserved_bytes),
+                       ("device_bytes", est.device_bytes)):
+        console.print(f"{key}: {format_bytes(value)} — {LEVELS[key]}")
+    if est.host_bytes:
+        console.print(f"host_bytes: {format_bytes(est.host_bytes)} — offloaded to CPU RAM")
+
+
+def render_solution(sol: Solution, console: Console) -> None:
+    if sol.estimate is None:
+        console.print(f"[red]nothing fits[/red]: even {sol.name} = 1 needs "
+                      f"{format_bytes(sol.next_estimate.device_bytes if sol.next_estimate else 0)} on the device, "
+                      f"more than {format_bytes(sol.capacity_bytes)}")
+        return
+    console.print(f"largest {sol.name} that fits {format_bytes(sol.capacity_bytes)}: [bold]{sol.value:,}[/bold]"
+                  + (f" ({sol.name} = {sol.value + 1:,} would need {format_bytes(sol.next_estimate.device_bytes)})"
+                     if sol.next_estimate else ""))
+    render_memory(sol.estimate, sol.capacity_bytes, console)
+
+
+def memory_html(est: MemoryEstimate) -> str:
+    """A notebook's view of an estimate: the breakdown and the three levels as an HTML table."""
+    from html import escape
+
+    rows = "".join(f"<tr><td>{escape(k)}</td><td style='text-align:right'>{v / 1e9:,.3f}</td></tr>"
+                   for k, v in est.breakdown.items())
+    levels = "".join(f"<tr><td><b>{k}</b></td><td style='text-align:right'>{v / 1e9:,.3f}</td></tr>"
+                     for k, v in (("total_bytes", est.total_bytes), ("reserved_bytes", est.reserved_bytes),
+                                  ("device_bytes", est.device_bytes)))
+    return (f"<table><caption>{escape(est.method)} on {escape(est.model)}: peak at {escape(est.peak_phase)} "
+            f"(GB)</caption>{rows}{levels}</table>")
 
 
 def render_quant(arch: Arch, storage: ModelStorage, console: Console) -> None:
@@ -108,8 +150,10 @@ def render_cost(out: dict[str, Any], console: Console) -> None:
         _render_storage(out["storage"], console)
     if "training" in out:
         tr = out["training"]
-        console.print(f"training compute 6·N·D = {tr['flops']:.4g} FLOPs → {tr['gpu_hours']:,.1f} GPU-hours"
-                      + (f" → ${tr['usd']:,.2f}" if tr["usd"] is not None else ""))
+        console.print(f"training compute ({tr['method']}): {tr['flops_per_param_token']:.3g}·N·D = {tr['flops']:.4g} FLOPs "
+                      f"(N = {tr['params']:,}, trained {tr['trainable_params']:,}, D = {tr['tokens']:,}) → "
+                      f"{tr['gpu_hours']:,.1f} GPU-hours at {tr['peak_tflops']:g} TFLOP/s × MFU {tr['mfu']:g}, "
+                      f"{tr['tokens_per_second']:,.0f} tokens/s" + (f" → ${tr['usd']:,.2f}" if tr["usd"] is not None else ""))
 
 
 def _render_storage(st: dict[str, Any], console: Console) -> None:
@@ -134,9 +178,14 @@ def render_inference(data: dict[str, Any], console: Console) -> None:
     if data["unmerged_lora_flop_overhead"] is not None:
         console.print(f"unmerged LoRA: +{data['unmerged_lora_flop_overhead'] * 100:.3f} % linear-layer FLOPs per token; "
                       "merged: +0 % (W + BA is one matrix)")
+    console.print(f"weights in {data['weights_dtype']}; KV cache {format_count(data['kv_bytes_per_token'])} B per token; "
+                  f"device (reserve + CUDA context) {format_bytes(data['device_bytes'])}")
     if "gpu" in data:
         g = data["gpu"]
-        console.print(("[green]fits[/green]" if g["fits"] else "[red]does not fit[/red]") + f" in {format_bytes(g['capacity_bytes'])}")
+        verdict = "[green]fits[/green]" if g["fits"] else "[red]does not fit[/red]"
+        console.print(f"{verdict} in {format_bytes(g['capacity_bytes'])}: headroom {format_bytes(g['headroom_bytes'])}; "
+                      f"the KV cache could hold {format_count(g['max_kv_tokens'])} tokens = "
+                      f"{format_count(g['max_sequences'])} sequences of this length")
 
 
 def render_known(verdicts: list[Verdict], console: Console) -> None:

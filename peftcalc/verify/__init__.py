@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from peftcalc.arch.model import Arch
     from peftcalc.verify.checks import Check
 
-GROUP_NAMES = ("counts", "init", "merge", "latency", "gradients", "quantization", "memory", "activations", "cuda")
+GROUP_NAMES = ("counts", "init", "merge", "latency", "gradients", "quantization", "memory", "activations", "step", "cuda")
 # presets whose shapes the default run counts on the meta device (one per architecture family)
 DEFAULT_PRESETS = ("gpt2", "llama-2-7b", "llama-3-8b", "roberta-base", "t5-base")
 
@@ -58,6 +58,8 @@ def run(groups: Iterable[str] = GROUP_NAMES, *, arch: Arch | None = None, method
             out += checks.check_memory_accounting(arch, count_method, opts)
         elif group == "activations" and (batch or seq):
             out += checks.check_activations(batch=batch or 2, seq=seq or 64)
+        elif group == "step" and (batch or seq):
+            out += checks.check_step(batch=batch or 2, seq=seq or 128)
         elif group == "cuda" and (batch or seq):
             out += checks.check_cuda_memory(batch=batch or 4, seq=seq or 512)
         else:

@@ -17,7 +17,7 @@ from torch import nn
 
 from peftcalc.arch.model import Arch
 from peftcalc.calc import params
-from peftcalc.memory import make_memory_config, training_memory
+from peftcalc.training import make_memory_config, training_memory
 from peftcalc.quant import bits_per_param, model_storage, tensor_storage
 from peftcalc.verify.layers import (BottleneckAdapter, DoRALinear, IA3Scale, LoRALinear, PrefixEncoder,
                                     PromptEmbedding, apply_lora, lora_modules, replace_modules, trainable_numel)
@@ -377,61 +377,18 @@ def check_memory_accounting(arch: Arch | None = None, method: str | None = None,
                     {"measured": got, "model": predicted, "step_counters": measured["step_counters"]})
 
 
-def measured_activation_bytes(model: nn.Module, ids: torch.Tensor) -> int:
-    """Bytes of the distinct storages autograd saves for backward, parameters excluded."""
-    param_ptrs = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in param_ptrs:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model.loss(ids)  # type: ignore[operator]
-    return sum(seen.values())
-
-
-ACTIVATION_TOLERANCE = 0.2
-
-
-ACTIVATION_SHAPE = dict(hidden=128, layers=2, heads=4, kv_heads=2, ffn=344, vocab=512)
-
-
 def check_activations(batch: int = 2, seq: int = 64) -> Iterator[Check]:
-    from peftcalc.activations import estimate
-    from peftcalc.verify.cuda import CpuAllocations, step_peak
+    """Saved tensors of real transformers models (llama, GPT-2, Qwen2; full and LoRA; eager and SDPA) vs the model."""
+    from peftcalc.verify.hf_step import check_saved_tensors
 
-    for method in ("full", "lora"):
-        torch.manual_seed(0)
-        arch = tiny_llama_arch(**ACTIVATION_SHAPE)
-        model = TinyDecoder(arch)
-        trained = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
-        rank = 0
-        if method == "lora":
-            trained, rank = apply_lora(model, ["q_proj", "v_proj"], r=8), 8
-        ids = torch.randint(0, arch.vocab_size, (batch, seq))
-        measured = measured_activation_bytes(model, ids)
-        est = estimate(arch, batch=batch, seq=seq, trained_names=trained, lora_rank=rank, attention="eager",
-                       dtype_bytes=4)
-        ratio = measured / est.saved_bytes
-        yield Check("activations", f"{method}: saved tensors vs activation model (b={batch}, s={seq}, fp32, eager)",
-                    _verdict(abs(ratio - 1) <= ACTIVATION_TOLERANCE),
-                    f"measured {measured:,} B, model {est.saved_bytes:,} B (its saved part), ratio {ratio:.3f} "
-                    f"(tolerance ±{ACTIVATION_TOLERANCE:.0%}: the model ignores RMSNorm's saved rstd and the "
-                    "attention mask)",
-                    {"measured": measured, "model": est.saved_bytes, "ratio": ratio})
-    for method in ("full", "lora"):  # the whole activation model: the step's peak, gradients alive then included
-        torch.manual_seed(0)
-        with CpuAllocations() as probe:
-            step, memory = step_peak(ACTIVATION_SHAPE, method, batch, seq, probe)
-        peak, model = step["activations (peak above static)"], memory.breakdown["activations"]
-        yield Check("activations", f"{method}: step peak above static (CPU storages) vs model (b={batch}, s={seq})",
-                    _verdict(abs(peak / model - 1) <= ACTIVATION_TOLERANCE),
-                    f"measured {peak:,} B, model {model:,} B, ratio {peak / model:.3f} (tolerance "
-                    f"±{ACTIVATION_TOLERANCE:.0%}; the peak is in the loss's backward or in a block's)",
-                    {"measured": peak, "model": model, "ratio": peak / model})
+    yield from check_saved_tensors(batch=batch, seq=seq)
+
+
+def check_step(batch: int = 2, seq: int = 128) -> Iterator[Check]:
+    """The step peak of real transformers models (24 cases) vs :mod:`peftcalc.step`, CPU storages, ±5 %."""
+    from peftcalc.verify.hf_step import check_hf_step_peaks
+
+    yield from check_hf_step_peaks(batch=batch, seq=seq)
 
 
 # ---- CUDA -------------------------------------------------------------------------------------------------------
@@ -456,5 +413,6 @@ GROUPS: dict[str, Callable[[], Iterator[Check]]] = {
     "quantization": check_quantization,
     "memory": check_memory_accounting,
     "activations": check_activations,
+    "step": check_step,
     "cuda": check_cuda_memory,
 }

@@ -34,7 +34,7 @@ def add_command(sub: Any, *, name_list: Any, strict_int: Any, add_arch: Any) -> 
     p.add_argument("--seq", type=strict_int, default=None, help="tokens per sequence for those checks (default 64 "
                    "on CPU, 512 on CUDA)")
     p.add_argument("--only", type=name_list, metavar="GROUP,…", help="run only these groups: " + ", ".join(GROUP_NAMES))
-    p.add_argument("--memory", action="store_true", help="only the memory groups: memory, activations, cuda")
+    p.add_argument("--memory", action="store_true", help="only the memory groups: memory, activations, step, cuda")
     p.add_argument("--against-peft", action="store_true",
                    help="also compare counts with the real transformers + peft (needs the hf extra); "
                         "the named model, or every preset")
@@ -59,7 +59,7 @@ def run(ns: argparse.Namespace) -> int:
         raise InputError("--" + next(iter(options)), next(iter(options.values())), "used with --method")
     groups = list(GROUP_NAMES)
     if ns.memory:
-        groups = ["memory", "activations", "cuda"]
+        groups = ["memory", "activations", "step", "cuda"]
     if ns.only:
         unknown = [g for g in ns.only if g not in GROUP_NAMES]
         if unknown:

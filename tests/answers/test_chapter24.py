@@ -37,8 +37,9 @@ def test_24_3_static_parts():
     # (b) mixed: 2 + 2 + 4 (master) + 8 = 16 B → also 208 GB; without master copy 12 B → 156 GB
     b = answer("24.3b")
     assert {208 * GB, 156 * GB} <= {x.value for x in b.accepted}
-    # mixed precision halves the block activations; the loss's fp32 log-probs and gradients at the peak
-    # (12·s·b·V bytes) are the same in both: 2·((b) − 208 GB − 12sbV) = (a) − 208 GB − 12sbV, s=2048, b=1, V=32,000
+    # mixed precision halves the block activations (Korthikanti's Megatron layers, the key's convention); the
+    # loss's fp32 log-probs and gradients at the peak (12·s·b·V bytes) are the same in both:
+    # 2·((b) − 208 GB − 12sbV) = (a) − 208 GB − 12sbV, s=2048, b=1, V=32,000
     head = 12 * 2048 * 1 * 32_000
     assert 2 * (b.value - 208 * GB - head) == a.value - 208 * GB - head
     # (c) activations / 4: 208 GB + (b's activations) / 4

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from peftcalc import InputError, arch_from_config, load_preset
 from peftcalc.activations import estimate
 from peftcalc.cli import main
-from peftcalc.memory import kv_cache_bytes, make_memory_config, params_only_memory, training_memory
+from peftcalc.serving import kv_cache_bytes
+from peftcalc.training import make_memory_config, params_only_memory, training_memory
 from peftcalc.quant import model_storage
 
 TINY_LLAMA = arch_from_config({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4,
@@ -22,14 +23,19 @@ TINY_LLAMA = arch_from_config({"model_type": "llama", "hidden_size": 64, "num_at
 
 
 def test_tiny_llama_activations_by_hand():
-    # per token, 2-byte tensors, flash attention, no dropout, every weight trained (h=64, q=64, kv=32, f=128):
-    # norm 128 + qkv input 128 + Q,K 2·(64+32)=192 + V 64 + flash out 128 + lse 4·4=16 + norm 128 + MLP input 128
-    # + gate out 256 + SiLU out & up out 512 + down input 256 = 1936 B/token
+    # per token, 2-byte tensors, flash attention, no dropout, every weight trained (h=64, q=64, kv=32, f=128),
+    # as transformers' LlamaRMSNorm saves: its input in fp32 + rstd 4·64 + 4, its normalized input 2·64 = 388
+    # norm 388 + qkv input 128 + Q,K 2·(64+32)=192 + V 64 + flash out 128 + lse 4·4=16 + norm 388 + MLP input 128
+    # + gate out 256 + SiLU out & up out 512 + down input 256 = 2456 B/token
     est = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=[m.name for m in TINY_LLAMA.linear_modules()])
-    assert est.per_block_bytes == 1936 * 8
-    # head: final norm input 2·64 + 12·100 (in the loss's backward: fp32 log-probs, their gradient and the
-    # logits' gradient, measured on CPU and on an H100 in tests/peftcalc/verify) + lm_head input 2·64, per token
-    assert est.total_bytes == 2 * 1936 * 8 + (128 + 1200 + 128) * 8
+    assert est.per_block_bytes == est.first_block_bytes == 2456 * 8
+    # head: final norm 388 + lm_head input 2·64 + int64 targets and token ids 16 + 12·100 (in the loss's
+    # backward: fp32 log-probs, their gradient and the logits' gradient, measured in tests/peftcalc/verify)
+    assert est.total_bytes == 2 * 2456 * 8 + (388 + 128 + 16 + 1200) * 8
+    # Korthikanti's Megatron layers: norm inputs only (2·64 each), no targets/ids, the same loss
+    megatron = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=[m.name for m in TINY_LLAMA.linear_modules()],
+                        implementation="megatron")
+    assert megatron.per_block_bytes == (2456 - 2 * 260) * 8
 
 
 def test_eager_attention_saves_k_and_v_repeated_per_query_head():
@@ -39,25 +45,35 @@ def test_eager_attention_saves_k_and_v_repeated_per_query_head():
     flash = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names)
     eager = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names, attention="eager")
     flash_only = 128 + 16  # flash output + log-sum-exp
-    eager_only = 2 * 4 * 4 + 128 + (256 - 192) + (128 - 64)  # softmax output, o_proj input, repeated K and V
+    # softmax output (transformers upcasts it: fp32 saved + its 2-byte copy, 6·4 heads·s), o_proj input, repeated K, V
+    eager_only = 6 * 4 * 4 + 128 + (256 - 192) + (128 - 64)
     assert eager.per_block_bytes - flash.per_block_bytes == (eager_only - flash_only) * 8
 
 
 def test_lora_saves_only_adapted_inputs():
     names = [m.name for m in TINY_LLAMA.linear_modules() if m.leaf in ("q_proj", "v_proj")]
     est = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names, lora_rank=4)
-    # frozen MLP: no MLP input (128) or down input (256); + LoRA A·x for q and v: 2 × 4 fp32 values = 32
-    assert est.per_block_bytes == (1936 - 128 - 256 + 32) * 8
-    assert est.total_bytes == 2 * est.per_block_bytes + (128 + 1200) * 8
+    # frozen norms: input in fp32 + rstd only (2 × 260); frozen MLP: no MLP input or down input; peft casts the
+    # input of each adapted linear to the fp32 adapter (2 × 4·64 = 512, instead of the shared 2-byte q/k/v input);
+    # + LoRA A·x for q and v: 2 × 4 fp32 values = 32
+    assert est.per_block_bytes == (2456 - 2 * 128 - 128 - 128 - 256 + 512 + 32) * 8
+    # the first block: nothing upstream of q_proj's adapter needs a gradient, so its input norm saves nothing
+    assert est.first_block_bytes == est.per_block_bytes - 260 * 8
+    # head: frozen final norm 260 + int64 targets 8 + the loss 1200 (no lm_head input, no token ids)
+    assert est.total_bytes == est.per_block_bytes + est.first_block_bytes + (260 + 8 + 1200) * 8
+    same_dtype = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names, lora_rank=4, adapter_bytes=2)
+    assert est.per_block_bytes - same_dtype.per_block_bytes == (512 - 128 + 16) * 8  # one shared 2-byte input
 
 
 def test_checkpointing_full_and_selective():
     names = [m.name for m in TINY_LLAMA.linear_modules()]
     full = estimate(TINY_LLAMA, batch=2, seq=4, trained_names=names, checkpointing="full")
-    assert full.total_bytes == 2 * (128 * 8) + 1936 * 8 + (128 + 1200 + 128) * 8  # block inputs + one block + head
+    # block inputs + one block (its norm saves an fp32 copy, not the kept 2-byte input) + head
+    assert full.total_bytes == 2 * (128 * 8) + 2456 * 8 + (388 + 128 + 16 + 1200) * 8
     eager = estimate(TINY_LLAMA, batch=1, seq=16, trained_names=names, attention="eager")
     selective = estimate(TINY_LLAMA, batch=1, seq=16, trained_names=names, attention="eager", checkpointing="selective")
-    assert eager.per_block_bytes - selective.per_block_bytes == 2 * 4 * 16 * 16  # the softmax scores 2·a·s²·b
+    # the softmax scores: fp32 output + 2-byte copy, 6·a·s²·b
+    assert eager.per_block_bytes - selective.per_block_bytes == 6 * 4 * 16 * 16
 
 
 def test_full_mixed_is_16_bytes_per_param():
@@ -155,7 +171,8 @@ def test_kv_cache_gqa():
     (["memory", "--model", "gpt2", "--gpu", "24XB"], "`--gpu` must be a size such as 24GB, 80GiB or 40 (GB), got 24XB"),
     (["memory", "--params", "1e30", "--batch", "0"], "`--params` must be a whole number of parameters"),
     (["memory", "--params", "7.5e9"], "`--batch` must be 0 with --params"),
-    (["memory", "--model", "gpt2", "--gpus", "4"], "`--gpus` must be used with --zero 1, 2 or 3"),
+    (["memory", "--model", "gpt2", "--zero", "3"], "`--gpus` must be given with --zero 3"),
+    (["memory", "--model", "gpt2", "--quant-dtype", "nf4"], "`--quant-dtype` must be used with --method qlora"),
     (["memory", "--model", "gpt2", "--method", "full", "--r", "8"], "`--r` must be an option of a PEFT method"),
     (["memory", "--model", "gpt2", "--method", "lorra"], "`method` must be one of lora, dora"),
     (["quant", "--model", "gpt2", "--dtype", "int3"], "`--dtype` must be one of fp32"),
