@@ -37,19 +37,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from peftcalc.arch.model import Arch
+from peftcalc.arch.model import Arch, ModuleSpec
+from peftcalc.errors import InputError
 
 Attention = Literal["eager", "flash"]
 Checkpointing = Literal["none", "full", "selective"]
 Implementation = Literal["transformers", "megatron"]
 Device = Literal["cuda", "cpu"]
 Loss = Literal["standard", "chunked"]
-_DROPOUT_FAMILIES = frozenset({"gpt2", "bert", "roberta", "t5"})
-# transformers' default activation per family where it is not a single fused op (config key
-# ``activation_function``/``hidden_act``); the merging of model families will carry it per family.
-_UNFUSED_GELU_FAMILIES = frozenset({"gpt2"})
-# families whose eager attention takes the softmax in the model's dtype (the others upcast it to fp32)
-_SOFTMAX_IN_MODEL_DTYPE = frozenset({"gpt2", "bert", "roberta", "t5"})
+# What depends on the family (RMSNorm or LayerNorm, dropout, an unfused GELU, the softmax's dtype, a gated
+# MLP, each linear's role) comes from its family file through the Arch: nothing here reads module names.
 
 # Stages of a block in forward order; in the first block of a PEFT model, items of stages before the
 # first adapted layer are not saved (nothing upstream of it requires a gradient).
@@ -108,19 +105,12 @@ class ActivationEstimate:
         return self.total_bytes - self.loss_gradient_bytes
 
 
-# A block's linear layers by role, as suffixes of their path inside the block; the first role that
-# matches wins (so BERT's attention.output.dense is "o", its output.dense is "down").
-ROLE_SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("qkv", ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "attn.c_attn", "attention.self.query",
-             "attention.self.key", "attention.self.value", "SelfAttention.q", "SelfAttention.k", "SelfAttention.v",
-             "EncDecAttention.q", "EncDecAttention.k", "EncDecAttention.v")),
-    ("o", ("self_attn.o_proj", "attn.c_proj", "attention.output.dense", "SelfAttention.o", "EncDecAttention.o")),
-    ("up", ("mlp.gate_proj", "mlp.up_proj", "mlp.c_fc", "intermediate.dense", "DenseReluDense.wi",
-            "DenseReluDense.wi_0", "DenseReluDense.wi_1")),
-    ("down", ("mlp.down_proj", "mlp.c_proj", "output.dense", "DenseReluDense.wo")),
-)
-# linears whose training makes K require a gradient (K's product with Q then saves Q too)
-_KEY_SUFFIXES = ("k_proj", "c_attn", "self.key", "SelfAttention.k", "EncDecAttention.k")
+# A block's linear layers grouped by what their saved inputs are: the family's builder gave each module its
+# role (peftcalc/arch/model.py: Role), so fused projections (phi3's qkv_proj, gate_up_proj) are known too.
+_ROLE_GROUP = {"q": "qkv", "k": "qkv", "v": "qkv", "qkv": "qkv", "kv": "qkv", "o": "o", "up": "up", "gate": "up",
+               "gate_up": "up", "down": "down", "head": "head"}
+# roles whose training makes K require a gradient (K's product with Q then saves Q too)
+_KEY_ROLES = frozenset({"k", "qkv", "kv"})
 _BLOCK = re.compile(r"^(.*?\.(?:layers|h|layer|block)\.\d+)\.(.+)$")
 
 
@@ -130,21 +120,15 @@ def block_of(name: str) -> int | None:
     return None if match is None else int(match.group(1).rsplit(".", 1)[1])
 
 
-def role_of(name: str) -> str | None:
-    """The role (qkv, o, up, down, head) of a linear layer's name; None for anything else."""
-    match = _BLOCK.match(name)
-    if match is None:
-        return "head" if name.endswith("lm_head") else None
-    inner = match.group(2)
-    for role, suffixes in ROLE_SUFFIXES:
-        if any(inner == suf or inner.endswith("." + suf) for suf in suffixes):
-            return role
-    return None
+def role_group(mod: ModuleSpec) -> str | None:
+    """The group (qkv, o, up, down, head) of a linear layer, from the role its family gave it."""
+    return _ROLE_GROUP.get(mod.role)
 
 
-def trained_roles(trained_names: Iterable[str]) -> frozenset[str]:
-    """Roles (qkv, o, up, down, head) of the trained or adapted linear layers named."""
-    return frozenset(r for r in map(role_of, trained_names) if r is not None)
+def trained_roles(arch: Arch, trained_names: Iterable[str]) -> frozenset[str]:
+    """Groups (qkv, o, up, down, head) of the trained or adapted linear layers named."""
+    roles = (role_group(arch.module(n)) for n in trained_names)
+    return frozenset(r for r in roles if r is not None)
 
 
 def _norm_items(arch: Arch, label: str, stage: int, *, B: int, norms_trained: bool,
@@ -162,7 +146,7 @@ def _norm_items(arch: Arch, label: str, stage: int, *, B: int, norms_trained: bo
 
 
 def _is_rms_norm(arch: Arch) -> bool:
-    return any(m.kind == "norm" and "bias" not in m.params for m in arch.modules)
+    return arch.rms_norm
 
 
 def block_items(
@@ -187,7 +171,7 @@ def block_items(
     q_dim = arch.num_attention_heads * arch.head_dim
     B = dtype_bytes
     hf = implementation == "transformers"
-    dropout = arch.model_type in _DROPOUT_FAMILIES
+    dropout = arch.dropout
     mask = B if (hf and device == "cpu") else 1  # CPU dropout multiplies by a float noise tensor
     # SDPA on CPU with dropout runs the math kernel, which saves what eager attention does
     eager = attention == "eager" or (hf and device == "cpu" and dropout)
@@ -201,7 +185,7 @@ def block_items(
         items.append(ActivationItem(q_name, B * q_dim, stage=_ATTN))
         items.append(ActivationItem(f"{label}: K (for QKᵀ)", B * saved_kv, stage=_ATTN))
         items.append(ActivationItem(f"{label}: V", B * saved_kv, stage=_ATTN))
-        if eager and hf and B != 4 and arch.model_type not in _SOFTMAX_IN_MODEL_DTYPE:
+        if eager and hf and B != 4 and not arch.softmax_in_model_dtype:
             # transformers' eager attention: softmax(…, dtype=float32).to(query.dtype) — the fp32 output is saved
             # for the softmax's backward, the 16-bit copy for the product with V
             items.append(ActivationItem(f"{label}: softmax output (fp32) + its {B}-byte copy", 0, (4 + B) * a,
@@ -226,11 +210,11 @@ def block_items(
     items += _norm_items(arch, "MLP", _NORM2, B=B, norms_trained=norms_trained, implementation=implementation)
     if "up" in roles:
         items.append(ActivationItem("MLP input", B * h))
-    gated = any(m.leaf in ("gate_proj", "wi_0") for m in arch.modules)
+    gated = arch.gated_mlp
     if gated:
         items.append(ActivationItem("gate output (SiLU/GELU input)", B * f))
         items.append(ActivationItem("activation output and up output (the product)", 2 * B * f))
-    elif hf and arch.model_type in _UNFUSED_GELU_FAMILIES:
+    elif hf and arch.unfused_gelu:
         items.append(ActivationItem("gelu_new (unfused): input, tanh, 0.5·x, 1 + tanh", 4 * B * f))
     else:
         items.append(ActivationItem("activation input", B * f))
@@ -265,14 +249,14 @@ def _backward_peaks(arch: Arch, items: list[ActivationItem], *, roles: frozenset
     f, a = arch.intermediate_size, arch.num_attention_heads
     q_dim, kv = a * arch.head_dim, arch.kv_dim
     down_in = B * f if "down" in roles else 0
-    gated = any(m.leaf in ("gate_proj", "wi_0") for m in arch.modules)
+    gated = arch.gated_mlp
     # gated: grad of the product, of the activation output and of the up output; unfused gelu_new: its
     # incoming gradient and the gradients of 0.5·x and 1 + tanh (measured: 3 × b·s·f); fused: in and out
-    unfused = implementation == "transformers" and arch.model_type in _UNFUSED_GELU_FAMILIES
+    unfused = implementation == "transformers" and arch.unfused_gelu
     mlp_grads = (3 if gated or unfused else 2) * B * f
     peaks = [BackwardPeak("MLP activation backward", tokens * (mlp_grads - down_in), frozenset({"down"}))]
     freed = sum(i.bytes(batch, seq) for i in items if i.stage >= _ATTN_OUT)
-    dropout = arch.model_type in _DROPOUT_FAMILIES
+    dropout = arch.dropout
     if attention == "eager" or (implementation == "transformers" and device == "cpu" and dropout):
         core = tokens * (2 * B * a * seq + B * q_dim)  # grad of the probabilities and of the scores; dV
         name = "attention backward (softmax: s² gradients)"
@@ -306,7 +290,10 @@ def estimate(
     ``norms_trained``/``embeddings_trained``: default to whether the LM head is trained (full fine-tuning).
     """
     trained = list(trained_names)
-    roles = trained_roles(trained)
+    if arch.modules and not any(m.role for m in arch.modules):
+        raise InputError("--model", arch.name, "a model with a family file for activations (built --via "
+                         "transformers, its modules have no known roles)")
+    roles = trained_roles(arch, trained)
     if norms_trained is None:
         norms_trained = "head" in roles
     if embeddings_trained is None:
@@ -331,7 +318,7 @@ def estimate(
         dec_items = [i for i in dec_items if not i.bytes_per_token_seq]
     first_items = enc_items
     if not embeddings_trained:
-        first_items = _first_block(enc_items, roles, any(n.endswith(_KEY_SUFFIXES) for n in in_blocks))
+        first_items = _first_block(enc_items, roles, any(arch.module(n).role in _KEY_ROLES for n in in_blocks))
     tokens = batch * seq
     enc_block = sum(i.bytes(batch, seq) for i in enc_items)
     dec_block = sum(i.bytes(batch, seq) for i in dec_items)
@@ -340,6 +327,9 @@ def estimate(
     stored = first_block + enc_block * (arch.num_layers - 1) + dec_block * arch.num_decoder_layers
     assumptions = [f"attention: {attention}", f"{B}-byte activations", f"checkpointing: {checkpointing}",
                    f"saved tensors as {implementation} implements the layers"]
+    if any(m.role == "experts" for m in arch.modules):
+        assumptions.append("MoE: the experts' own saved tensors (the routed tokens through each expert's MLP) are "
+                           "not modelled — the activations are a lower bound")
     formula = f"{arch.blocks} blocks × {block:,} B"
     kept = stored
     recompute = 0
@@ -363,7 +353,7 @@ def estimate(
         head_saved += 8 * tokens
         if embeddings_trained:
             head_saved += 8 * tokens
-            if arch.model_type in _DROPOUT_FAMILIES:
+            if arch.dropout:
                 head_saved += (B if device == "cpu" else 1) * tokens * arch.hidden_size
     loss_fwd = loss_saved = loss_grads = logits_grad = 0
     V = arch.vocab_size

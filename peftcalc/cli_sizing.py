@@ -16,7 +16,8 @@ PEFT_FLAGS: dict[str, Any] = {"r": "N", "alpha": "X", "targets": "A,B", "init_r"
 def add_commands(sub: Any, *, strict_int: Any, finite_float: Any, name_list: Any, add_arch: Any) -> None:
     p = sub.add_parser("memory", help="training memory: weights, gradients, optimizer, activations; fits a GPU?")
     g = p.add_argument_group("model (one of)")
-    g.add_argument("--model", metavar="NAME", help="a preset (peftcalc model --list)")
+    g.add_argument("--model", metavar="NAME", help="a preset (peftcalc model --list), a Hugging Face id or alias, or "
+                   "a model in the local Hugging Face cache")
     g.add_argument("--config", metavar="PATH", help="a Hugging Face config.json")
     g.add_argument("--params", metavar="COUNT", help="only a parameter count (7.5e9, 7B): full fine-tuning, no activations")
     p.add_argument("--method", default="full", help="full, lora, qlora, dora, ia3, … (default: full)")

@@ -407,7 +407,7 @@ def _gradient_profile(arch: Arch, full: bool, total: int, grad_bytes: int, large
         # adapters are alike per block; the largest single gradient is bounded by one block's adapters
         per_block = total // max(1, blocks)
         return Gradients(per_block, {}, 0, 0, per_block, blocks=max(1, blocks))
-    from peftcalc.activations import block_of, role_of
+    from peftcalc.activations import block_of, role_group
 
     per_block: dict[str, int] = {}
     head = embedding = tied = 0
@@ -416,7 +416,7 @@ def _gradient_profile(arch: Arch, full: bool, total: int, grad_bytes: int, large
         nbytes = mod.numel * grad_bytes
         index = block_of(mod.name)
         if index == 0:
-            role = role_of(mod.name) or ("norm1" if not any(k.startswith("norm") for k in per_block) else "norm2")
+            role = role_group(mod) or ("norm1" if not any(k.startswith("norm") for k in per_block) else "norm2")
             per_block[role] = per_block.get(role, 0) + nbytes
         elif index is not None:
             continue

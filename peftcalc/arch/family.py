@@ -29,6 +29,11 @@ class Family:
     defaults: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # method key → peft's targets
     dropout: bool = False                           # the blocks apply dropout in training (masks are saved)
     summary: str = ""
+    # how transformers implements the block, for the activation model: RMSNorm (else LayerNorm), an unfused
+    # GELU (GPT-2's gelu_new keeps three more tensors), the eager softmax in the model dtype (else fp32 + a copy)
+    rms_norm: bool = False
+    unfused_gelu: bool = False
+    softmax_in_model_dtype: bool = False
     # peft 0.21.2 (utils/transformers_weight_conversion.py) renames LoRA targets on the MoE models whose
     # layout transformers 5 converted: v4 leaf name → parameter, and the v4 names fused into one parameter
     moe_targets: Mapping[str, str] = field(default_factory=dict)

@@ -55,6 +55,8 @@ def arch_from_config(cfg: Mapping[str, Any], *, name: str = "config.json", sourc
     arch = family.build(cfg, name, head)  # type: ignore[arg-type]
     defaults = tuple((key, family.defaults[key]) for key in METHOD_KEYS if key in family.defaults)
     return dataclasses.replace(arch, source=source or name, peft_defaults=defaults, dropout=family.dropout,
+                               rms_norm=family.rms_norm, unfused_gelu=family.unfused_gelu,
+                               softmax_in_model_dtype=family.softmax_in_model_dtype,
                                notes=arch.notes + notes, moe_targets=tuple(family.moe_targets.items()),
                                moe_fused=tuple(family.moe_fused.items()),
                                task_heads=SEQ_CLS_HEADS if head == "seq_cls" else ())

@@ -80,6 +80,9 @@ class Arch:
     peft_defaults: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
     dropout: bool = False
     gated_mlp: bool = False
+    rms_norm: bool = False
+    unfused_gelu: bool = False
+    softmax_in_model_dtype: bool = False
     notes: tuple[str, ...] = field(default=(), compare=False)
     # peft's v4 → v5 renaming of MoE targets for LoRA (old leaf name → parameter name), and the old names
     # fused into one parameter (their rank adds up); empty for models transformers did not convert

@@ -14,7 +14,7 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_encoder(cfg, name, head, root="bert", mlm="bert")
 
 
-FAMILY = Family("bert", build, encoder_heads("Bert"), dropout=True, summary="BERT",
+FAMILY = Family("bert", build, encoder_heads("Bert"), dropout=True, softmax_in_model_dtype=True, summary="BERT",
                 defaults={"lora": ('query', 'value'),
                           "adalora": ('query', 'value'),
                           "ia3": ('key', 'value', 'output.dense'),

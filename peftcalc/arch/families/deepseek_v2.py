@@ -72,7 +72,7 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
                 prefix_width=rope * rd.int("num_key_value_heads", default=heads))
 
 
-FAMILY = Family("deepseek_v2", build, decoder_heads("DeepseekV2"), summary="DeepSeek-V2: latent attention, MoE",
+FAMILY = Family("deepseek_v2", build, rms_norm=True, heads=decoder_heads("DeepseekV2"), summary="DeepSeek-V2: latent attention, MoE",
                 moe_targets={"gate": "gate.weight", "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
                              "down_proj": "down_proj"},
                 moe_fused={"gate_up_proj": ("gate_proj", "up_proj")})

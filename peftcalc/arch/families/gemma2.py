@@ -16,5 +16,5 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=SHAPE)
 
 
-FAMILY = Family("gemma2", build, decoder_heads("Gemma2"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('q_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm', 'norm')},
+FAMILY = Family("gemma2", build, rms_norm=True, heads=decoder_heads("Gemma2"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('q_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm', 'norm')},
                 summary="Gemma 2: four norms per block, tied head")

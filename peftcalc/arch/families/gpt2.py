@@ -45,6 +45,6 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
 
 
 FAMILY = Family("gpt2", build, {"GPT2LMHeadModel": "causal_lm", "GPT2Model": "base",
-                                "GPT2ForSequenceClassification": "seq_cls"}, dropout=True, summary="GPT-2",
+                                "GPT2ForSequenceClassification": "seq_cls"}, dropout=True, unfused_gelu=True, softmax_in_model_dtype=True, summary="GPT-2",
                 defaults={"lora": ("c_attn",), "adalora": ("c_attn",), "ia3": ("c_attn", "mlp.c_proj"),
                           "ia3_feedforward": ("mlp.c_proj",), "ln_tuning": ("ln_1", "ln_2", "ln_f")})

@@ -22,4 +22,4 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=DecoderShape(attention_sinks=True), feed_forward=_moe)
 
 
-FAMILY = Family("gpt_oss", build, decoder_heads("GptOss"), summary="gpt-oss: attention sinks, biased fused experts")
+FAMILY = Family("gpt_oss", build, rms_norm=True, heads=decoder_heads("GptOss"), summary="gpt-oss: attention sinks, biased fused experts")

@@ -16,5 +16,5 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=SHAPE)
 
 
-FAMILY = Family("llama", build, decoder_heads("Llama"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('k_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('input_layernorm', 'post_attention_layernorm', 'norm')},
+FAMILY = Family("llama", build, rms_norm=True, heads=decoder_heads("Llama"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('k_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('input_layernorm', 'post_attention_layernorm', 'norm')},
                 summary="Llama 1/2/3 (Meta): RMSNorm, GQA, SwiGLU")

@@ -22,7 +22,7 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=DecoderShape(), feed_forward=_moe)
 
 
-FAMILY = Family("mixtral", build, decoder_heads("Mixtral"), summary="Mixtral: 8 fused SwiGLU experts per block",
+FAMILY = Family("mixtral", build, rms_norm=True, heads=decoder_heads("Mixtral"), summary="Mixtral: 8 fused SwiGLU experts per block",
                 defaults={"lora": ("q_proj", "v_proj"), "ia3": ("k_proj", "v_proj", "w2"), "ia3_feedforward": ("w2",)},
                 moe_targets={"gate": "gate.weight", "w1": "gate_up_proj", "w3": "gate_up_proj", "w2": "down_proj"},
                 moe_fused={"gate_up_proj": ("w1", "w3")})

@@ -16,5 +16,5 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=SHAPE)
 
 
-FAMILY = Family("phi3", build, decoder_heads("Phi3"), defaults={},
+FAMILY = Family("phi3", build, rms_norm=True, heads=decoder_heads("Phi3"), defaults={},
                 summary="Phi-3 / Phi-4: fused qkv_proj and gate_up_proj")

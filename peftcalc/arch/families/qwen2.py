@@ -16,5 +16,5 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=SHAPE)
 
 
-FAMILY = Family("qwen2", build, decoder_heads("Qwen2"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('q_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('post_attention_layernorm',)},
+FAMILY = Family("qwen2", build, rms_norm=True, heads=decoder_heads("Qwen2"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('q_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('post_attention_layernorm',)},
                 summary="Qwen2 / Qwen2.5: llama's block with q, k, v biases")

@@ -16,5 +16,5 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=SHAPE)
 
 
-FAMILY = Family("qwen3", build, decoder_heads("Qwen3"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('q_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('post_attention_layernorm',)},
+FAMILY = Family("qwen3", build, rms_norm=True, heads=decoder_heads("Qwen3"), defaults={"lora": ('q_proj', 'v_proj'), "adalora": ('q_proj', 'v_proj'), "ia3": ('q_proj', 'v_proj', 'down_proj'), "ia3_feedforward": ('down_proj',), "ln_tuning": ('post_attention_layernorm',)},
                 summary="Qwen3: llama's block with RMSNorm over each head of q and k")

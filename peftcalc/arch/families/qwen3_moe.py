@@ -29,7 +29,7 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_decoder(cfg, name, head, shape=SHAPE, feed_forward=_moe)
 
 
-FAMILY = Family("qwen3_moe", build, decoder_heads("Qwen3Moe"), summary="Qwen3-MoE: fused experts, q/k norms",
+FAMILY = Family("qwen3_moe", build, rms_norm=True, heads=decoder_heads("Qwen3Moe"), summary="Qwen3-MoE: fused experts, q/k norms",
                 moe_targets={"gate": "gate.weight", "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
                              "down_proj": "down_proj"},
                 moe_fused={"gate_up_proj": ("gate_proj", "up_proj")})

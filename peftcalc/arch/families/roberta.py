@@ -14,7 +14,7 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_encoder(cfg, name, head, root="roberta", mlm="roberta")
 
 
-FAMILY = Family("roberta", build, encoder_heads("Roberta"), dropout=True, summary="RoBERTa",
+FAMILY = Family("roberta", build, encoder_heads("Roberta"), dropout=True, softmax_in_model_dtype=True, summary="RoBERTa",
                 defaults={"lora": ('query', 'value'),
                           "adalora": ('query', 'key', 'value', 'dense'),
                           "ia3": ('key', 'value', 'output.dense'),

@@ -69,10 +69,10 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         name=name, model_type="t5", hidden_size=d_model, num_layers=enc_layers, num_decoder_layers=dec_layers,
         num_attention_heads=heads, num_key_value_heads=heads, head_dim=d_kv, vocab_size=vocab,
         intermediate_size=d_ff, is_encoder_decoder=True, output_head="lm_head", modules=tuple(mods.items),
-        dropout=True, gated_mlp=gated,
+        dropout=True, softmax_in_model_dtype=True, gated_mlp=gated,
     )
 
 
-FAMILY = Family("t5", build, {"T5ForConditionalGeneration": "seq2seq"}, dropout=True, summary="T5 / Flan-T5",
+FAMILY = Family("t5", build, rms_norm=True, heads={"T5ForConditionalGeneration": "seq2seq"}, dropout=True, summary="T5 / Flan-T5",
                 defaults={"lora": ("q", "v"), "adalora": ("q", "k", "v", "o", "wi", "wo"), "ia3": ("k", "v", "wo"),
                           "ia3_feedforward": ("wo",), "ln_tuning": ("layer_norm", "final_layer_norm")})

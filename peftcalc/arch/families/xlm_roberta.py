@@ -14,5 +14,5 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     return build_encoder(cfg, name, head, root="roberta", mlm="roberta")
 
 
-FAMILY = Family("xlm-roberta", build, encoder_heads("XLMRoberta"), dropout=True, summary="XLM-RoBERTa: RoBERTa's encoder with a 250K vocabulary",
+FAMILY = Family("xlm-roberta", build, encoder_heads("XLMRoberta"), dropout=True, softmax_in_model_dtype=True, summary="XLM-RoBERTa: RoBERTa's encoder with a 250K vocabulary",
                 defaults={"lora": ('query', 'value')})

@@ -86,3 +86,21 @@ def test_an_architectures_class_that_is_not_modelled_is_said():
     assert any("LlamaForTokenClassification is not modelled" in n for n in arch.notes)
     base = arch_from_config({**cfg, "architectures": ["LlamaModel"]})
     assert arch.total_params - base.total_params == 128256 * 4096  # the untied lm_head
+
+
+def test_activations_read_roles_not_names():
+    # Phi-3's fused gate_up_proj is a gated MLP (its activation saves the gate, the activation and the up
+    # outputs): the same bytes per block as llama's separate gate_proj/up_proj of the same widths
+    from peftcalc.activations import block_items, trained_roles
+
+    phi3 = load_config_file(DATA / "phi-3-mini-4k-instruct.json")
+    assert phi3.gated_mlp and trained_roles(phi3, [m.name for m in phi3.linear_modules()]) == \
+        {"qkv", "o", "up", "down", "head"}
+    unfused = {**json.loads((DATA / "phi-3-mini-4k-instruct.json").read_text()), "model_type": "llama",
+               "architectures": ["LlamaForCausalLM"]}
+    from peftcalc import arch_from_config
+
+    llama_like = arch_from_config(unfused)
+    kw = {"roles": frozenset({"qkv", "o", "up", "down"})}
+    assert sum(i.bytes(1, 128) for i in block_items(phi3, **kw)) == \
+        sum(i.bytes(1, 128) for i in block_items(llama_like, **kw))
