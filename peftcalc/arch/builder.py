@@ -28,6 +28,11 @@ class Modules:
     def embedding(self, name: str, num: int, dim: int, *, role: Role = "embedding") -> None:
         self.items.append(ModuleSpec(name, "embedding", num, dim, {"weight": num * dim}, role=role))
 
+    def tied_embedding(self, name: str, num: int, dim: int, *, tied_to: str) -> None:
+        """An embedding that is another module's weight (BART's per-stack embed_tokens and ``shared``)."""
+        self.items.append(ModuleSpec(name, "embedding", num, dim, {"weight": num * dim}, tied_to=tied_to,
+                                     role="embedding"))
+
     def norm(self, name: str, dim: int, *, bias: bool, weight: bool = True) -> None:
         params = {**({"weight": dim} if weight else {}), **({"bias": dim} if bias else {})}
         self.items.append(ModuleSpec(name, "norm", dim, dim, params, role="norm"))

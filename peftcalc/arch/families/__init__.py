@@ -36,6 +36,7 @@ MODULES: dict[str, str] = {
     "deberta-v2": "deberta_v2",
     "modernbert": "modernbert",
     "t5": "t5",
+    "bart": "bart",
 }
 
 

@@ -193,6 +193,12 @@ def test_cli_memory_example_from_the_issue(capsys, monkeypatch):
     groups = [c["group"] for c in data["checks"]]
     cuda = [c for c in data["checks"] if c["group"] == "cuda"]  # one skip without a GPU; 12 cases + overheads with
     assert len(cuda) == (13 if torch.cuda.is_available() else 1)
-    assert groups == ["memory"] + ["activations"] * 12 + ["step"] * 3 + ["cuda"] * len(cuda)
-    assert "b=2 s=32" in data["checks"][1]["name"]
+    from peftcalc.verify.hf_peft import available
+
+    if available() is None:  # the hf extra: real transformers steps
+        assert groups == ["memory"] + ["activations"] * 12 + ["step"] * 3 + ["cuda"] * len(cuda)
+        assert "b=2 s=32" in data["checks"][1]["name"]
+    else:  # without it (CI installs dev + torch only), each transformers group is one skip that says why
+        assert groups == ["memory", "activations", "step"] + ["cuda"] * len(cuda)
+        assert [c["status"] for c in data["checks"][1:3]] == ["skip", "skip"]
     assert main(["verify", "--memory", "--batch", "0"]) == 2
