@@ -152,6 +152,9 @@ def _unmatched_note(arch: Arch, cfg: MethodConfig, method: str) -> tuple[str, ..
         return ()
     key = {"adalora": "adalora", "ia3": "ia3", "ln_tuning": "ln_tuning"}.get(method, "lora")
     missing = unmatched(arch, getattr(cfg, "targets"), key)
+    if method in ("lora", "dora") and arch.moe_targets:  # converted to fused expert parameters, not skipped
+        converted = {old for old, _ in arch.moe_targets}
+        missing = [t for t in missing if not any(t == o or t.endswith("." + o) for o in converted)]
     if not missing:
         return ()
     return (f"target{'s' * (len(missing) > 1)} {', '.join(missing)} matched no module of {arch.name}: skipped, "

@@ -228,11 +228,15 @@ def _run_model(ns: argparse.Namespace) -> int:
         _print_json({
             "model": arch.name, "model_type": arch.model_type, "total_params": arch.total_params,
             "bias_params": arch.bias_params, "breakdown": {g["group"]: g["params"] for g in groups}, "modules": groups,
+            "source": arch.source, "notes": list(arch.notes),
         })
     else:
         from peftcalc.render import render_model
 
-        render_model(arch, groups, _console())
+        console = _console()
+        render_model(arch, groups, console)
+        for note in arch.notes:  # a head not modelled, the cache the config came from
+            console.print(f"• {note}")
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "tests" / "data" / "configs"
 DEFAULT = [*sorted(p for p in CONFIGS.glob("*.json") if p.name != "peft_counts.json"), *sorted(CONFIGS.glob("heads/*.json")),
+           *sorted(CONFIGS.glob("variants/*.json")),
            *sorted((ROOT / "tests" / "data" / "golden" / "configs").glob("*.json"))]
 
 

@@ -27,6 +27,7 @@ def build_encoder(cfg: Mapping[str, Any], name: str, head: str, *, root: str, ml
     """``root``: the base model's attribute in a task model (``bert``, ``roberta``); ``mlm``: the MLM head's
     layout (``"bert"``: cls.predictions.transform…, ``"roberta"``: lm_head.dense …)."""
     rd = Reader(cfg, name)
+    cross = rd.bool("add_cross_attention", False)  # a decoder (is_decoder) of an encoder-decoder pair
     hidden = rd.int("hidden_size")
     layers = rd.int("num_hidden_layers")
     heads = rd.int("num_attention_heads")
@@ -44,8 +45,12 @@ def build_encoder(cfg: Mapping[str, Any], name: str, head: str, *, root: str, ml
         p = f"{base}encoder.layer.{i}"
         for proj, role in (("query", "q"), ("key", "k"), ("value", "v")):
             mods.linear(f"{p}.attention.self.{proj}", hidden, hidden, bias=True, role=role)  # type: ignore[arg-type]
-        mods.linear(f"{p}.attention.output.dense", hidden, hidden, bias=True, role="o")
-        mods.norm(f"{p}.attention.output.LayerNorm", hidden, bias=True)
+        for block in ("attention", "crossattention") if cross else ("attention",):
+            if block == "crossattention":
+                for proj, role in (("query", "q"), ("key", "k"), ("value", "v")):
+                    mods.linear(f"{p}.crossattention.self.{proj}", hidden, hidden, bias=True, role=role)  # type: ignore[arg-type]
+            mods.linear(f"{p}.{block}.output.dense", hidden, hidden, bias=True, role="o")
+            mods.norm(f"{p}.{block}.output.LayerNorm", hidden, bias=True)
         mods.linear(f"{p}.intermediate.dense", hidden, inter, bias=True, role="up")
         mods.linear(f"{p}.output.dense", inter, hidden, bias=True, role="down")
         mods.norm(f"{p}.output.LayerNorm", hidden, bias=True)

@@ -16,7 +16,7 @@ from peftcalc.arch.model import Arch
 
 Head = Literal["causal_lm", "base", "seq_cls", "masked_lm", "seq2seq", "qa"]
 # method keys of peft's default-target tables
-METHOD_KEYS = ("lora", "adalora", "ia3", "ia3_feedforward", "ln_tuning")
+METHOD_KEYS = ("lora", "vera", "adalora", "ia3", "ia3_feedforward", "ln_tuning")
 
 
 @dataclass(frozen=True)

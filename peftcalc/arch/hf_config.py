@@ -21,18 +21,17 @@ SEQ_CLS_HEADS = ("classifier", "score")  # peft 0.21.2 PeftModelForSequenceClass
 VIA_HINT = "or --via transformers (pip install 'peftcalc[hf]') to build any other model type with transformers"
 
 
-def _head(family: Family, cfg: Mapping[str, Any], name: str) -> tuple[str, tuple[str, ...]]:
-    """The head of the config's ``architectures`` class, and a note when the class is not one the family
-    models (then its default class is counted, and the note says so)."""
+def _head(family: Family, cfg: Mapping[str, Any], name: str) -> str:
+    """The head of the config's ``architectures`` class (the family's default class when it names none). A class
+    the family does not model (a token classifier, T5's encoder alone) is refused, never counted as another."""
     classes = cfg.get("architectures") or []
     cls = classes[0] if isinstance(classes, list) and classes and isinstance(classes[0], str) else None
     if cls is None:
-        return family.heads[family.default_class], ()
-    if cls in family.heads:
-        return family.heads[cls], ()
-    return family.heads[family.default_class], (
-        f"{name}: architectures {cls} is not modelled for {family.model_type} (known: {', '.join(family.heads)}); "
-        f"counted as {family.default_class}, whose head differs",)
+        return family.heads[family.default_class]
+    if cls not in family.heads:
+        raise InputError(f"{name}: architectures", cls, f"one of {', '.join(family.heads)} for {family.model_type} "
+                         f"(another head is not modelled; {VIA_HINT})")
+    return family.heads[cls]
 
 
 def arch_from_config(cfg: Mapping[str, Any], *, name: str = "config.json", source: str = "") -> Arch:
@@ -47,17 +46,23 @@ def arch_from_config(cfg: Mapping[str, Any], *, name: str = "config.json", sourc
     if not isinstance(cfg, Mapping):
         raise InputError(name, type(cfg).__name__, "a JSON object (a Hugging Face config.json)")
     model_type = cfg.get("model_type")
+    if model_type is None and "peft_type" in cfg:
+        raise InputError(name, "a peft adapter_config.json", "the base model's config.json (this adapter's base: "
+                         f"{cfg.get('base_model_name_or_path') or 'see base_model_name_or_path'})")
     family = FAMILIES.get(str(model_type)) if isinstance(model_type, str) else None
     if family is None:
         raise InputError(f"{name}: model_type", model_type if model_type is not None else "<missing>",
                          f"one of {', '.join(SUPPORTED_MODEL_TYPES)} ({VIA_HINT})")
-    head, notes = _head(family, cfg, name)
+    head = _head(family, cfg, name)
     arch = family.build(cfg, name, head)  # type: ignore[arg-type]
-    defaults = tuple((key, family.defaults[key]) for key in METHOD_KEYS if key in family.defaults)
+    table = dict(family.defaults)
+    if "lora" in table:  # peft 0.21.2's VeRA table is a copy of its LoRA table for every family file here
+        table.setdefault("vera", table["lora"])
+    defaults = tuple((key, table[key]) for key in METHOD_KEYS if key in table)
     return dataclasses.replace(arch, source=source or name, peft_defaults=defaults, dropout=family.dropout,
                                rms_norm=family.rms_norm, unfused_gelu=family.unfused_gelu,
                                softmax_in_model_dtype=family.softmax_in_model_dtype,
-                               notes=arch.notes + notes, moe_targets=tuple(family.moe_targets.items()),
+                               notes=arch.notes, moe_targets=tuple(family.moe_targets.items()),
                                moe_fused=tuple(family.moe_fused.items()),
                                task_heads=SEQ_CLS_HEADS if head == "seq_cls" else ())
 

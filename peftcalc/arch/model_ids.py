@@ -57,7 +57,10 @@ def preset_for(name: str, presets: dict[str, str]) -> str | None:
         if low in (preset, hub_id.lower()):
             return preset
     key = normalise(name)
-    matches = [p for p, hub_id in presets.items() if key in (normalise(p), normalise(hub_id))]
+    owner = name.strip().rsplit("/", 1)[0].lower() if "/" in name else None
+    # an owner, when given, must be the preset's own ("anyone/qwen3-8b" is not Qwen/Qwen3-8B)
+    matches = [p for p, hub_id in presets.items() if key in (normalise(p), normalise(hub_id))
+               and (owner is None or hub_id.lower().startswith(owner + "/"))]
     return matches[0] if len(matches) == 1 else None
 
 

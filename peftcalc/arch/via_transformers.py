@@ -20,6 +20,7 @@ from peftcalc.arch.model import Arch, ModuleSpec
 from peftcalc.errors import InputError
 
 _PEFT_TABLES = {"lora": "TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING",
+                "vera": "TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING",
                 "adalora": "TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING",
                 "ia3": "TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING",
                 "ia3_feedforward": "TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING",

@@ -46,10 +46,10 @@ def _resolve(arch: Arch, targets: Sequence[str] | None, method_key: str, method:
             raise InputError(field, "<none>", f"given: {method} has no default targets for model_type "
                              f"'{arch.model_type}' in peft (modules: {_known_leaves(arch, kinds)})")
         targets = list(default)
-    resolved: list[str] = []
-    for target in targets:
-        resolved.extend(all_linear_names(arch) if target == ALL_LINEAR else [target])
-    return resolved
+    if ALL_LINEAR in targets and len(targets) > 1:  # peft reads "all-linear" only as the whole target string
+        raise InputError(field, ",".join(targets), f"{ALL_LINEAR} alone (peft takes it only as the whole "
+                         "target_modules; in a list it is a module name that matches nothing)")
+    return all_linear_names(arch) if list(targets) == [ALL_LINEAR] else list(targets)
 
 
 def unmatched(arch: Arch, targets: Sequence[str] | None, method_key: str) -> list[str]:
@@ -87,5 +87,6 @@ def select(
     for mod in chosen:
         if mod.kind not in kinds:
             allowed = "/".join(sorted(kinds))
-            raise InputError(field, mod.leaf, f"a {allowed} module for {method} ({mod.name} is a {mod.kind} module)")
+            what = "holds bare parameters, not a layer" if mod.kind == "other" else f"is a {mod.kind} module"
+            raise InputError(field, mod.leaf, f"a {allowed} module for {method} ({mod.name} {what})")
     return sorted(set(resolved)), chosen

@@ -27,7 +27,7 @@ class VeraConfig(MethodConfig):
 def count(cfg: MethodConfig, arch: Arch) -> Count:
     assert isinstance(cfg, VeraConfig)
     formula = r + d
-    _, modules = tg.select(arch, cfg.targets, method_key="lora", method="VeRA")
+    _, modules = tg.select(arch, cfg.targets, method_key="vera", method="VeRA")
 
     def per_module(mod: ModuleSpec) -> tuple[int, str]:
         values = {r: cfg.r, d: mod.out_features}

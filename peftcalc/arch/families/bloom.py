@@ -14,7 +14,7 @@ from peftcalc.arch.model import Arch
 
 def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     rd = Reader(cfg, name)
-    hidden = rd.int("hidden_size", "n_embed")
+    hidden = rd.int("n_embed", "hidden_size")  # BloomConfig maps hidden_size onto n_embed, which wins
     heads = rd.int("n_head", "num_attention_heads")
     layers = rd.int("n_layer", "num_hidden_layers")
     vocab = rd.int("vocab_size")

@@ -14,6 +14,7 @@ from peftcalc.arch.encoder import num_labels
 
 def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     rd = Reader(cfg, name)
+    cross = rd.bool("add_cross_attention", False)  # the decoder of an encoder-decoder pair
     hidden = rd.int("n_embd", "hidden_size")
     layers = rd.int("n_layer", "num_hidden_layers")
     heads = rd.int("n_head", "num_attention_heads")
@@ -30,6 +31,11 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         mods.norm(f"{p}.ln_1", hidden, bias=True)
         mods.linear(f"{p}.attn.c_attn", hidden, 3 * hidden, bias=True, kind="conv1d", role="qkv")
         mods.linear(f"{p}.attn.c_proj", hidden, hidden, bias=True, kind="conv1d", role="o")
+        if cross:  # q from the decoder, k and v (one fused c_attn) from the encoder's output
+            mods.linear(f"{p}.crossattention.c_attn", hidden, 2 * hidden, bias=True, kind="conv1d", role="kv")
+            mods.linear(f"{p}.crossattention.q_attn", hidden, hidden, bias=True, kind="conv1d", role="q")
+            mods.linear(f"{p}.crossattention.c_proj", hidden, hidden, bias=True, kind="conv1d", role="o")
+            mods.norm(f"{p}.ln_cross_attn", hidden, bias=True)
         mods.norm(f"{p}.ln_2", hidden, bias=True)
         mods.linear(f"{p}.mlp.c_fc", hidden, inner, bias=True, kind="conv1d", role="up")
         mods.linear(f"{p}.mlp.c_proj", inner, hidden, bias=True, kind="conv1d", role="down")

@@ -38,6 +38,12 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         mods.linear(f"{p}.mlp.Wo", inter, hidden, bias=mlp_bias, role="down")
     mods.norm(f"{root}final_norm", hidden, bias=norm_bias)
     output_head = None
+    if head == "seq_cls":  # the prediction head (dense + norm) and a biased classifier
+        from peftcalc.arch.encoder import num_labels
+
+        mods.linear("head.dense", hidden, hidden, bias=rd.bool("classifier_bias", False), role="")
+        mods.norm("head.norm", hidden, bias=norm_bias)
+        mods.linear("classifier", hidden, num_labels(cfg), bias=True, role="classifier")
     if head == "masked_lm":
         mods.linear("head.dense", hidden, hidden, bias=rd.bool("classifier_bias", False), role="")
         mods.norm("head.norm", hidden, bias=norm_bias)
@@ -51,5 +57,6 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
                 output_head=output_head, modules=tuple(mods.items), gated_mlp=True)
 
 
-FAMILY = Family("modernbert", build, {"ModernBertForMaskedLM": "masked_lm", "ModernBertModel": "base"},
+FAMILY = Family("modernbert", build, {"ModernBertForMaskedLM": "masked_lm", "ModernBertModel": "base",
+                                      "ModernBertForSequenceClassification": "seq_cls"},
                 summary="ModernBERT")

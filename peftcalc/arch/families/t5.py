@@ -69,10 +69,11 @@ def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
         name=name, model_type="t5", hidden_size=d_model, num_layers=enc_layers, num_decoder_layers=dec_layers,
         num_attention_heads=heads, num_key_value_heads=heads, head_dim=d_kv, vocab_size=vocab,
         intermediate_size=d_ff, is_encoder_decoder=True, output_head="lm_head", modules=tuple(mods.items),
-        dropout=True, softmax_in_model_dtype=True, gated_mlp=gated,
+        dropout=True, gated_mlp=gated,
+        prefix_width=d_model,  # T5Config has no num_key_value_heads: peft's prefix is d_model wide (t5-3b: 4096 ≠ 32·128)
     )
 
 
-FAMILY = Family("t5", build, rms_norm=True, heads={"T5ForConditionalGeneration": "seq2seq"}, dropout=True, summary="T5 / Flan-T5",
+FAMILY = Family("t5", build, rms_norm=True, softmax_in_model_dtype=True, heads={"T5ForConditionalGeneration": "seq2seq"}, dropout=True, summary="T5 / Flan-T5",
                 defaults={"lora": ("q", "v"), "adalora": ("q", "k", "v", "o", "wi", "wo"), "ia3": ("k", "v", "wo"),
                           "ia3_feedforward": ("wo",), "ln_tuning": ("layer_norm", "final_layer_norm")})

@@ -61,5 +61,7 @@ def load_model(name: str) -> Arch:
     if cached is not None:
         from dataclasses import replace
 
-        return replace(load_config_file(cached), name=name, source=f"local Hugging Face cache: {cached}")
+        arch = load_config_file(cached)
+        return replace(arch, name=name, source=f"local Hugging Face cache: {cached}",
+                       notes=(f"read from the local Hugging Face cache: {cached}", *arch.notes))
     return load_preset(name)

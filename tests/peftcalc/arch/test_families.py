@@ -78,14 +78,14 @@ def test_t5_head_is_tied_whatever_the_flag_says():
         arch_from_config(cfg).total_params == RECORD["models"]["t5-base"]["base"]
 
 
-def test_an_architectures_class_that_is_not_modelled_is_said():
+def test_an_architectures_class_that_is_not_modelled_is_refused():
     cfg = json.loads((DATA / "llama-3.1-8b.json").read_text())
     from peftcalc import arch_from_config
 
-    arch = arch_from_config({**cfg, "architectures": ["LlamaForTokenClassification"]})
-    assert any("LlamaForTokenClassification is not modelled" in n for n in arch.notes)
+    with pytest.raises(PeftcalcError, match="--via transformers.*got LlamaForTokenClassification"):
+        arch_from_config({**cfg, "architectures": ["LlamaForTokenClassification"]})
     base = arch_from_config({**cfg, "architectures": ["LlamaModel"]})
-    assert arch.total_params - base.total_params == 128256 * 4096  # the untied lm_head
+    assert arch_from_config(cfg).total_params - base.total_params == 128256 * 4096  # the untied lm_head
 
 
 def test_activations_read_roles_not_names():
