@@ -58,22 +58,15 @@ def resolve_arch(
 
 def raw_config(*, model: str | None, config: str | Path | None) -> tuple[dict[str, Any], str]:
     """The config.json dict behind ``--model`` or ``--config`` (for ``--via transformers``), and its name."""
-    import json
-
+    from peftcalc.arch.hf_config import read_config_file
     from peftcalc.arch.model_ids import cached_config
     from peftcalc.arch.presets import preset_config
 
     if model is not None:
         cached = cached_config(model)
-        return (json.loads(cached.read_text(encoding="utf-8")) if cached else preset_config(model)), model
-    path = Path(str(config))
-    path = path / "config.json" if path.is_dir() else path
-    try:
-        return json.loads(path.read_text(encoding="utf-8")), path.name
-    except FileNotFoundError:
-        raise InputError("--config", str(config), "an existing config.json file, or a model folder holding one") from None
-    except (OSError, ValueError) as exc:
-        raise PeftcalcError(f"cannot read config file {config}: {exc.__class__.__name__}") from None
+        return (read_config_file(cached)[0] if cached else preset_config(model)), model
+    cfg, path = read_config_file(str(config))
+    return cfg, path.name
 
 
 def make_config(method: str, options: dict[str, Any]) -> MethodConfig:

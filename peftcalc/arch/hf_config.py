@@ -67,8 +67,8 @@ def arch_from_config(cfg: Mapping[str, Any], *, name: str = "config.json", sourc
                                task_heads=SEQ_CLS_HEADS if head == "seq_cls" else ())
 
 
-def load_config_file(path: str | Path) -> Arch:
-    """Read a ``config.json`` from disk (errors name the file and the bad key)."""
+def read_config_file(path: str | Path) -> tuple[dict[str, Any], Path]:
+    """The dict of a ``config.json`` on disk — or of a model folder's — and the file read (errors name it)."""
     p = Path(path)
     if p.is_dir():  # a downloaded model's folder
         p = p / "config.json"
@@ -82,6 +82,10 @@ def load_config_file(path: str | Path) -> Arch:
         cfg = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PeftcalcError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return cfg, p
+
+
+def load_config_file(path: str | Path) -> Arch:
+    """Read a ``config.json`` (or a model folder's) from disk into an Arch."""
+    cfg, p = read_config_file(path)
     return arch_from_config(cfg, name=p.name, source=str(p))
-
-
