@@ -80,6 +80,11 @@ class Reader:
             return default
         raise InputError(f"{self.where}: {keys[0]}", "<missing>", "present in a config.json of this model type")
 
+    def core(self) -> tuple[int, int, int, int]:
+        """(hidden_size, num_attention_heads, num_hidden_layers, vocab_size): the keys most families share."""
+        return (self.int("hidden_size"), self.int("num_attention_heads"), self.int("num_hidden_layers"),
+                self.int("vocab_size"))
+
     def bool(self, key: str, default: bool) -> bool:
         value = self.cfg.get(key, default)
         if value is None:

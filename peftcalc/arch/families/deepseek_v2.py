@@ -25,10 +25,7 @@ def _swiglu(mods: Modules, prefix: str, hidden: int, inter: int) -> None:
 
 def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     rd = Reader(cfg, name)
-    hidden = rd.int("hidden_size")
-    heads = rd.int("num_attention_heads")
-    layers = rd.int("num_hidden_layers")
-    vocab = rd.int("vocab_size")
+    hidden, heads, layers, vocab = rd.core()
     inter = rd.int("intermediate_size")
     q_rank = cfg.get("q_lora_rank")
     kv_rank = rd.int("kv_lora_rank")

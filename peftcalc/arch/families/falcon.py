@@ -16,10 +16,7 @@ from peftcalc.arch.model import Arch
 
 def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     rd = Reader(cfg, name)
-    hidden = rd.int("hidden_size")
-    heads = rd.int("num_attention_heads")
-    layers = rd.int("num_hidden_layers")
-    vocab = rd.int("vocab_size")
+    hidden, heads, layers, vocab = rd.core()
     head_dim = hidden // heads
     new_arch = rd.bool("new_decoder_architecture", False)
     multi_query = rd.bool("multi_query", True)

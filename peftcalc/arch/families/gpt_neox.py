@@ -14,10 +14,7 @@ from peftcalc.arch.model import Arch
 
 def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     rd = Reader(cfg, name)
-    hidden = rd.int("hidden_size")
-    heads = rd.int("num_attention_heads")
-    layers = rd.int("num_hidden_layers")
-    vocab = rd.int("vocab_size")
+    hidden, heads, layers, vocab = rd.core()
     inner = rd.int("intermediate_size")
     bias = rd.bool("attention_bias", True)
     root = "" if head == "base" else "gpt_neox."

@@ -15,10 +15,7 @@ from peftcalc.arch.model import Arch
 
 def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     rd = Reader(cfg, name)
-    hidden = rd.int("hidden_size")
-    heads = rd.int("num_attention_heads")
-    layers = rd.int("num_hidden_layers")
-    vocab = rd.int("vocab_size")
+    hidden, heads, layers, vocab = rd.core()
     inter = rd.int("intermediate_size")
     attn_bias = rd.bool("attention_bias", False)
     mlp_bias = rd.bool("mlp_bias", False)

@@ -15,10 +15,7 @@ from peftcalc.arch.model import Arch
 
 def build(cfg: Mapping[str, Any], name: str, head: Head) -> Arch:
     rd = Reader(cfg, name)
-    hidden = rd.int("hidden_size")
-    heads = rd.int("num_attention_heads")
-    layers = rd.int("num_hidden_layers")
-    vocab = rd.int("vocab_size")
+    hidden, heads, layers, vocab = rd.core()
     ffn = rd.int("ffn_dim")
     proj = rd.int("word_embed_proj_dim", default=hidden)
     positions = rd.int("max_position_embeddings")
