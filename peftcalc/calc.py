@@ -139,11 +139,12 @@ def _task_head_copy(arch: Arch, cfg: MethodConfig) -> int:
 
 def _unmatched_note(arch: Arch, cfg: MethodConfig, method: str) -> tuple[str, ...]:
     """peft adapts the targets that match and skips the rest without a word; we say which were skipped."""
+    from peftcalc.arch.family import METHOD_KEYS
     from peftcalc.methods.targets import unmatched
 
     if arch.model_type == "matrix" or not hasattr(cfg, "targets"):
         return ()
-    key = {"adalora": "adalora", "ia3": "ia3", "ln_tuning": "ln_tuning"}.get(method, "lora")
+    key = method if method in METHOD_KEYS else "lora"  # the peft table each method's defaults come from
     missing = unmatched(arch, getattr(cfg, "targets"), key)
     if method in ("lora", "dora") and arch.moe_targets:  # converted to fused expert parameters, not skipped
         converted = {old for old, _ in arch.moe_targets}

@@ -10,8 +10,8 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from peftcalc.arch.hf_config import arch_from_config
-from peftcalc.arch.via_transformers import build_model
+from peftcalc.arch.hf_config import SUPPORTED_MODEL_TYPES, arch_from_config
+from peftcalc.arch.via_transformers import arch_via_transformers, build_model
 from peftcalc.calc import params
 from peftcalc.errors import PeftcalcError
 from peftcalc.verify.checks import Check
@@ -59,9 +59,6 @@ def crosscheck(configs: Iterable[tuple[str, Mapping[str, Any]]]) -> Iterator[Che
 
     warnings.filterwarnings("ignore")
     for name, cfg in configs:
-        from peftcalc.arch.hf_config import SUPPORTED_MODEL_TYPES
-        from peftcalc.arch.via_transformers import arch_via_transformers
-
         # a model type without a family file is read the --via transformers way
         arch = arch_from_config(cfg, name=name) if cfg.get("model_type") in SUPPORTED_MODEL_TYPES \
             else arch_via_transformers(cfg, name=name)
