@@ -74,10 +74,6 @@ class Reading:
     candidates: tuple[Quantity, ...]
     working: tuple[str, ...] = ()
 
-    @property
-    def chained(self) -> bool:
-        return bool(self.working)
-
 
 def normalise(text: str) -> str:
     from grader.parse import _frac
