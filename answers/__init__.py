@@ -17,11 +17,11 @@ from functools import cache
 
 from answers.key import Accepted, Answer, Mistake, Part, RubricPoint, Tolerance
 
-__all__ = ["ASSIGNMENTS", "Accepted", "Answer", "Mistake", "Part", "RubricPoint", "Tolerance", "answer", "assignment",
-           "all_ids", "get", "parts"]
+__all__ = ["KEYS", "Accepted", "Answer", "Mistake", "Part", "RubricPoint", "Tolerance", "answer", "all_ids", "get",
+           "parts", "with_prefix"]
 
-# assignment ID (DESIGN.md) → module with its parts
-ASSIGNMENTS = {"stage9": "answers.stage9", "chapter24": "answers.chapter24", "lesson19": "answers.lesson19"}
+# the key's modules, one per source document's exercises (the grader's assignments pick their parts by prefix)
+KEYS = ("answers.stage9", "answers.chapter24", "answers.lesson19")
 
 
 @cache
@@ -31,7 +31,7 @@ def _registry() -> dict[str, Part]:
     from answers import figures
 
     found: list[Part] = []
-    for module in ASSIGNMENTS.values():
+    for module in KEYS:
         found += importlib.import_module(module).PARTS
     found += figures.build()
     return {p.id: p for p in sorted(found, key=lambda p: sort_key(p.id))}
@@ -51,13 +51,12 @@ def parts() -> list[Part]:
     return list(_registry().values())
 
 
-def assignment(name: str) -> list[Part]:
-    """The parts of one assignment (``stage9``, ``chapter24``, ``lesson19``)."""
-    from peftcalc.errors import InputError
+def with_prefix(prefix: str) -> list[Part]:
+    """The parts whose IDs start with ``prefix`` (``9.``: Stage 9's), in natural order.
 
-    if name not in ASSIGNMENTS:
-        raise InputError("--assignment", name, f"one of {', '.join(ASSIGNMENTS)}")
-    prefix = {"stage9": "9.", "chapter24": "24.", "lesson19": "19."}[name]
+        >>> [p.id for p in with_prefix("9.1")][:2]
+        ['9.1a', '9.1b']
+    """
     return [p for p in parts() if p.id.startswith(prefix)]
 
 

@@ -7,7 +7,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from grader.assignments import Spec, spec as make_spec
+from grader import assignments
+from grader.assignments import Scoring
 from grader.compare import PartResult, grade_part
 from grader.loader import LoadError, load_answers
 from grader.variants import inputs_for, student_numbers
@@ -51,31 +52,30 @@ def _collect(answers: dict[str, Any], part_ids: set[str]) -> tuple[dict[str, Any
 
 
 def grade_answers(assignment: str, answers: dict[str, Any], *, submission: str = "", student: str | None = None,
-                  seed: str | int | None = None, spec: Spec | None = None) -> SubmissionResult:
+                  seed: str | int | None = None, scoring: Scoring | None = None) -> SubmissionResult:
     """Grade a mapping of part ID → answer. With ``seed`` and ``student``, against that student's variant."""
-    import answers as key
-
-    spec = spec or make_spec(assignment)
-    parts = key.assignment(assignment)
+    declared = assignments.get(assignment)
+    scoring = scoring or declared.scoring
+    parts = declared.parts()
     given, unknown = _collect(answers, {p.id for p in parts})
-    numbers = student_numbers(assignment, student, seed) if seed is not None and student and assignment != "lesson19" \
+    numbers = student_numbers(assignment, student, seed) if seed is not None and student and declared.variants \
         else {}
     results: list[PartResult] = []
     for part in parts:
         mine = inputs_for(part.defaults, numbers)
-        graded = grade_part(part.answer(**mine), given.get(part.id), spec)
+        graded = grade_part(part.answer(**mine), given.get(part.id), scoring)
         if mine and any(r.score < r.max_score for r in graded):
-            graded = _printed_numbers_hint(part, given.get(part.id), graded, mine, spec)
+            graded = _printed_numbers_hint(part, given.get(part.id), graded, mine, scoring)
         results += graded
     messages = [f"ignored {len(unknown)} unknown part ID(s): {', '.join(map(str, unknown[:8]))}"] if unknown else []
     return SubmissionResult(submission, assignment, results, messages, numbers)
 
 
-def _printed_numbers_hint(part: Any, raw: Any, graded: list[PartResult], mine: dict[str, Any], spec: Spec) -> list[PartResult]:
+def _printed_numbers_hint(part: Any, raw: Any, graded: list[PartResult], mine: dict[str, Any], scoring: Scoring) -> list[PartResult]:
     """A student who answered the question's printed numbers instead of their own is told so."""
     from dataclasses import replace
 
-    printed = grade_part(part.answer(), raw, spec)
+    printed = grade_part(part.answer(), raw, scoring)
     yours = ", ".join(f"{k}={v:,}" if isinstance(v, int) else f"{k}={v}" for k, v in mine.items())
     return [replace(r, feedback=f"{r.feedback} That is the answer for the question's printed numbers; yours are "
                     f"{yours} (see your template).") if r.score < r.max_score and p.score == p.max_score else r
@@ -83,14 +83,14 @@ def _printed_numbers_hint(part: Any, raw: Any, graded: list[PartResult], mine: d
 
 
 def grade_file(path: Path, assignment: str, *, student: str | None = None, seed: str | int | None = None,
-               spec: Spec | None = None) -> SubmissionResult:
+               scoring: Scoring | None = None) -> SubmissionResult:
     """Grade one answer file; a file that cannot be read scores 0 on every part, with the reason."""
     try:
         answers = load_answers(path)
     except (LoadError, OSError) as exc:
-        blank = grade_answers(assignment, {}, submission=str(path), student=student, seed=seed, spec=spec)
+        blank = grade_answers(assignment, {}, submission=str(path), student=student, seed=seed, scoring=scoring)
         blank.parts = [PartResult(p.id, Fraction(0), p.max_score, f"not graded: {exc}", "unreadable")
                        for p in blank.parts]
         blank.messages.append(f"could not read the submission: {exc}")
         return blank
-    return grade_answers(assignment, answers, submission=str(path), student=student, seed=seed, spec=spec)
+    return grade_answers(assignment, answers, submission=str(path), student=student, seed=seed, scoring=scoring)

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import assignments
 from grader.analytic import SubmissionResult, grade_file
 from grader.sandbox.protocol import DEFAULT_LIMITS, Limits
 from grader.submission import Snapshot, odd_name, printable, read_submission
-
-CODE_ASSIGNMENTS = ("stage9", "chapter24")
-
 
 def content_hash(path: Path, assignment: str) -> str:
     """The gradebook's hash of a submission: of exactly what would be graded (see ``Snapshot.digest``)."""
@@ -38,7 +36,7 @@ class _Submission:
 
 def _open(snap: Snapshot, assignment: str, name: str, *, student: str | None = None,
           seed: str | int | None = None, run_seed: int | None = None, limits: Limits = DEFAULT_LIMITS) -> _Submission:
-    """Grade the answer files of a submission and prepare its code (stage9 and chapter24 only)."""
+    """Grade the answer files of a submission and prepare its code (for an assignment with code exercises)."""
     code, answers = snap.code(), snap.answers()
     sub = _Submission(name, assignment, snap.digest(assignment), [], list(snap.refused))
     if answers:
@@ -47,7 +45,7 @@ def _open(snap: Snapshot, assignment: str, name: str, *, student: str | None = N
         sub.messages += res.messages
         if len(answers) > 1:
             sub.messages.append(f"graded {printable(answers[0][0])}; ignored {len(answers) - 1} other answer file(s)")
-    if code and assignment in CODE_ASSIGNMENTS:
+    if code and assignments.get(assignment).has_code:
         from grader.code.runner import prepare
 
         source = b"\n\n".join(data for _, data in code[:20])
@@ -74,7 +72,7 @@ def _close(sub: _Submission, box: Any) -> SubmissionResult:
 def grade_submission(path: Path, assignment: str, *, name: str | None = None, student: str | None = None,
                      seed: str | int | None = None, run_seed: int | None = None, isolation: str | None = None,
                      limits: Limits = DEFAULT_LIMITS, jail: Any = None) -> SubmissionResult:
-    """Answer files against the key; .py files in a jail (stage9 and chapter24 only): in ``jail`` (anything
+    """Answer files against the key; .py files in a jail (assignments with code exercises): in ``jail`` (anything
     with ``run(plan, source)``) or else a jail of its own."""
     snap = read_submission(path)
     sub = _open(snap, assignment, printable(name or path.stem), student=student, seed=seed, run_seed=run_seed,
@@ -170,10 +168,11 @@ def grade_class(submissions: list[tuple[str, Path]], assignment: str, *, jobs: i
                      limits=limits)
 
     pool = None
-    if assignment in CODE_ASSIGNMENTS and code:
+    declared = assignments.get(assignment)
+    if declared.has_code and code:
         from grader.sandbox import JailPool
 
-        pool = JailPool(min(jobs, code), preload_torch=assignment == "chapter24", isolation=isolation, limits=limits)
+        pool = JailPool(min(jobs, code), preload_torch=declared.needs_torch, isolation=isolation, limits=limits)
     try:
         _drive(pool.jails if pool else [], todo, open_one, done)
     finally:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grader import assignments
 from peftcalc.errors import InputError
 
 GRADESCOPE_SUBMISSION = Path("/autograder/submission")
@@ -18,7 +19,7 @@ GRADESCOPE_RESULTS = Path("/autograder/results/results.json")
 def add_command(sub: Any) -> None:
     p = sub.add_parser("grade", help="grade answer files (a student or a class) against the answer key",
                        description="Grade analytical answers (YAML/JSON/TOML: part ID → answer) for an assignment "
-                                   "(stage9, chapter24, lesson19). Numbers in any unit and notation, formulas, "
+                                   f"({assignments.choices()}). Numbers in any unit and notation, formulas, "
                                    "choices; prose against the key's rubric (marked for review).",
                        epilog="examples:\n  peftcalc grade --template stage9 > answers.yaml\n"
                               "  peftcalc grade --template stage9 --student alice --seed fall26 > alice.yaml\n"
@@ -28,7 +29,7 @@ def add_command(sub: Any) -> None:
                               "  peftcalc grade --variant stage9 --student s1234567 --seed fall26",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="*", type=Path, help="answer files, or folders of them (one per student)")
-    p.add_argument("--assignment", help="stage9, chapter24 or lesson19")
+    p.add_argument("--assignment", help=f"one of {assignments.choices()}")
     p.add_argument("--template", metavar="ASSIGNMENT",
                    help="print a blank answer file with every part and question (with --student and --seed: "
                         "that student's numbers)")
@@ -62,7 +63,7 @@ def run(ns: argparse.Namespace) -> int:
         from grader.student_pack import write_pack
 
         if not ns.assignment:
-            raise InputError("--assignment", "(none)", "the assignment of the pack (stage9, chapter24, lesson19)")
+            raise InputError("--assignment", "(none)", f"the assignment of the pack ({assignments.choices()})")
         files = write_pack(ns.student_pack, ns.assignment, student=ns.student, seed=ns.seed)
         print(f"wrote {len(files)} files to {ns.student_pack}: hand the folder to the student; "
               f"they fill in answers.yaml and run `python selfcheck.py` (no key inside)")
@@ -70,15 +71,11 @@ def run(ns: argparse.Namespace) -> int:
     if ns.variant:
         return _variant(ns.variant, ns.student, ns.seed)
     if ns.spec:
-        from grader.code.runner import spec_text
-
-        sys.stdout.write(spec_text(ns.spec))
+        sys.stdout.write(assignments.get(ns.spec).spec_text())
         return 0
     if not ns.assignment:
-        raise InputError("--assignment", "(none)", "one of stage9, chapter24, lesson19")
-    from grader.assignments import spec as make_spec
-
-    make_spec(ns.assignment)
+        raise InputError("--assignment", "(none)", f"one of {assignments.choices()}")
+    assignments.get(ns.assignment)  # an unknown ID is refused before anything is read
     if not 1 <= ns.jobs <= 64:
         raise InputError("--jobs", ns.jobs, "between 1 and 64")
     paths = [GRADESCOPE_SUBMISSION] if ns.gradescope else ns.paths
@@ -186,20 +183,19 @@ def _one_student(folder: Path) -> bool:
 
 
 def _variant(assignment: str, student: str | None, seed: str | None) -> int:
-    import answers
     from answers.render import headline
     from grader.variants import inputs_for, student_numbers
 
     if not student:
         raise InputError("--student", "(none)", "a student ID, with --variant")
-    if assignment == "lesson19":
-        raise InputError("--variant", assignment, "stage9 or chapter24 (lesson19's parts are named by their "
-                         "numbers, e.g. lora_r8_params, so they have no variants)")
+    declared = assignments.get(assignment)
+    if not declared.variants:
+        raise InputError("--variant", assignment, "an assignment with per-student numbers: "
+                         + ", ".join(a for a in assignments.ids() if assignments.get(a).variants and assignments.get(a).parts()))
     seed = seed if seed is not None else os.environ.get("PEFTCALC_SEED", "peftcalc")
     numbers = student_numbers(assignment, student, seed)
-    answers.assignment(assignment)
     print(f"{assignment} variant for {student} (seed {seed!r}):")
-    for part in answers.assignment(assignment):
+    for part in declared.parts():
         inputs = inputs_for(part.defaults, numbers)
         if not inputs:
             continue

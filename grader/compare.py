@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from answers.key import Answer
-from grader.assignments import Spec
+from grader.assignments import Scoring
 from grader.numeric import grade_numeric
 from grader.parse import ParseError, numbers_in, parse_formula
 from grader.reading import split_values
@@ -36,7 +36,7 @@ def _mentions(text: str, phrase: str) -> bool:
     return re.search(rf"(^| ){re.escape(_norm(phrase))}s?( |$)", text) is not None
 
 
-def grade_choice(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartResult:
+def grade_choice(ans: Answer, raw: Any, points: Fraction, scoring: Scoring) -> PartResult:
     text = _norm(answer_text(raw))
     if not text:
         return PartResult(ans.id, Fraction(0), points, "no answer", "missing")
@@ -71,7 +71,7 @@ def grade_choice(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartRes
         return PartResult(ans.id, points, points, "correct" if chosen == ans.value else f"accepted: {label}",
                           "correct" if chosen == ans.value else "accepted", convention=label)
     share, missed = rubric_share(ans, answer_text(raw))
-    base = spec.credit["choice_without_reason"]
+    base = scoring.credit["choice_without_reason"]
     score = points * (base + (1 - base) * share)
     feedback = f"choice {label!r} is right" + (f"; the justification should say: {'; '.join(missed)}" if missed else "")
     return PartResult(ans.id, score, points, feedback, "review", needs_review=True, convention=label)
@@ -86,7 +86,7 @@ def rubric_share(ans: Answer, text: str, *, shown: bool = False) -> tuple[Fracti
     return Fraction(sum(p.weight for p in hit), total or 1), [p.point for p in ans.rubric if p not in hit]
 
 
-def grade_conceptual(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartResult:
+def grade_conceptual(ans: Answer, raw: Any, points: Fraction, scoring: Scoring) -> PartResult:
     text = answer_text(raw)
     words = re.findall(r"[a-zA-Z]+", text.lower())
     shown = [p for p in ans.rubric if p.value_shows]
@@ -108,7 +108,7 @@ def grade_conceptual(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> Par
                       needs_review=True)
 
 
-def grade_formula(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartResult:
+def grade_formula(ans: Answer, raw: Any, points: Fraction, scoring: Scoring) -> PartResult:
     import sympy
 
     text = answer_text(raw)
@@ -152,13 +152,13 @@ GRADERS = {"numeric": grade_numeric, "choice": grade_choice, "conceptual": grade
            "proof": grade_conceptual, "formula": grade_formula}
 
 
-def grade_part(ans: Answer, raw: Any, spec: Spec) -> list[PartResult]:
+def grade_part(ans: Answer, raw: Any, scoring: Scoring) -> list[PartResult]:
     """One part (a group part gives one result per named value)."""
     if ans.kind == "group":
-        return _grade_group(ans, raw, spec)
-    points = spec.points[ans.kind]
+        return _grade_group(ans, raw, scoring)
+    points = scoring.points[ans.kind]
     try:
-        return [_whole_sentence(GRADERS[ans.kind](ans, raw, points, spec))]
+        return [_whole_sentence(GRADERS[ans.kind](ans, raw, points, scoring))]
     except (ParseError, ValueError, ArithmeticError, RecursionError, TypeError) as exc:
         return [PartResult(ans.id, Fraction(0), points, f"could not grade this answer ({type(exc).__name__}): scored 0 "
                            "for now and marked for staff review.", "unreadable", needs_review=True)]
@@ -173,7 +173,7 @@ def _whole_sentence(result: PartResult) -> PartResult:
     return result
 
 
-def _grade_group(ans: Answer, raw: Any, spec: Spec) -> list[PartResult]:
+def _grade_group(ans: Answer, raw: Any, scoring: Scoring) -> list[PartResult]:
     items = list(ans.items)
     if isinstance(raw, dict):
         by_name = {str(k).strip().lower(): v for k, v in raw.items()}
@@ -186,5 +186,5 @@ def _grade_group(ans: Answer, raw: Any, spec: Spec) -> list[PartResult]:
         values = split_values(str(raw), [item.unit for item in items])
     out: list[PartResult] = []
     for item, value in zip(items, values):
-        out += grade_part(item, value, spec)
+        out += grade_part(item, value, scoring)
     return out

@@ -8,7 +8,7 @@ The rules, in the order they are tried:
    value rounded *or truncated* to the digits written (``65K`` and ``66K`` for 65,536; ``0.4%`` for
    0.390625 %). A tolerance never reaches a neighbouring accepted or mistaken value: it is capped at
    less than half the distance to it. An answer so coarse that its digits also cover a known mistake
-   (``0.1 TB`` between 56 GB and 112 GB) is *too coarse* and earns the spec's share.
+   (``0.1 TB`` between 56 GB and 112 GB) is *too coarse* and earns the scoring's share.
 2. *Known mistakes*: the key's credit and explanation.
 3. A right number in the wrong unit (GB for GiB, a fraction for a percentage), then an arithmetic slip
    (within 10 %), else wrong — with the factor when it is off by 2, 4 or 8.
@@ -27,7 +27,7 @@ from typing import Any
 
 from answers.format import fmt
 from answers.key import Answer, Tolerance
-from grader.assignments import SLIP, Spec
+from grader.assignments import SLIP, Scoring
 from grader.parse import ParseError, Quantity, looks_like_formula, numbers_in, parse_formula
 from grader.reading import Reading, Refused, evaluate, read, steps
 from grader.result import PartResult, answer_text, quote
@@ -122,7 +122,7 @@ def _covers(value: Fraction, half: Fraction, other: Fraction) -> bool:
     return value - half <= other < value + 2 * half
 
 
-def judge(ans: Answer, q: Quantity, points: Fraction, spec: Spec) -> PartResult:
+def judge(ans: Answer, q: Quantity, points: Fraction, scoring: Scoring) -> PartResult:
     """One quantity against the key (the rules in the module docstring): a value within a target's tolerance
     first, then one the student's digits round or truncate to."""
     targets = _targets(ans)
@@ -138,12 +138,12 @@ def judge(ans: Answer, q: Quantity, points: Fraction, spec: Spec) -> PartResult:
         near = [o for o in targets if o.unit == t.unit and o.value != t.value and _covers(value, half, o.value)
                 and not (o.credit == t.credit == 1 and abs(o.value - t.value) <= _window(t, []))]
         if t.credit == 1 and near:
-            return PartResult(ans.id, points * spec.credit["too_coarse"], points,
+            return PartResult(ans.id, points * scoring.credit["too_coarse"], points,
                               f"{quote(q.text)} is too coarse to tell the answer from {near[0].label} "
                               f"({fmt(near[0].value, near[0].unit)}): give more digits. "
                               f"The answer is {fmt(Fraction(ans.value), ans.unit)}.", "partial")  # type: ignore[arg-type]
         return _hit(ans, t, q, value, note, points, exact=False)
-    return _miss(ans, q, points, spec)
+    return _miss(ans, q, points, scoring)
 
 
 def _hit(ans: Answer, t: _Target, q: Quantity, value: Fraction, note: str, points: Fraction, *,
@@ -162,7 +162,7 @@ def _hit(ans: Answer, t: _Target, q: Quantity, value: Fraction, note: str, point
                       "partial" if t.credit else "wrong")
 
 
-def _miss(ans: Answer, q: Quantity, points: Fraction, spec: Spec) -> PartResult:
+def _miss(ans: Answer, q: Quantity, points: Fraction, scoring: Scoring) -> PartResult:
     unit = ans.unit
     target = Fraction(ans.value)  # type: ignore[arg-type]
     readings = _to_unit(q, unit)
@@ -175,13 +175,13 @@ def _miss(ans: Answer, q: Quantity, points: Fraction, spec: Spec) -> PartResult:
     value, half, _ = readings[0]
     slip = _unit_slip(value, target, ans, q)
     if slip:
-        return PartResult(ans.id, points * spec.credit["wrong_unit"], points, slip, "partial")
+        return PartResult(ans.id, points * scoring.credit["wrong_unit"], points, slip, "partial")
     if target and abs(value - target) <= SLIP * abs(target) and q.sig_digits <= 1:
-        return PartResult(ans.id, points * spec.credit["too_coarse"], points,
+        return PartResult(ans.id, points * scoring.credit["too_coarse"], points,
                           f"{quote(q.text)} is rounded too coarsely: give at least 2–3 significant digits. "
                           f"The answer is {fmt(target, unit)}.", "partial")
     if target and abs(value - target) <= SLIP * abs(target):
-        return PartResult(ans.id, points * spec.credit["arithmetic_slip"], points,
+        return PartResult(ans.id, points * scoring.credit["arithmetic_slip"], points,
                           f"{quote(q.text)} is close ({float((value - target) / target):+.2g} relative) but not right: check "
                           f"the arithmetic. The answer is {fmt(target, unit)}.", "partial")
     hint = ""
@@ -264,7 +264,7 @@ def _working_value(step: str, ans: Answer) -> tuple[Fraction, str] | None:
     return (readings[0][0], "arithmetic") if readings else None
 
 
-def grade_numeric(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartResult:
+def grade_numeric(ans: Answer, raw: Any, points: Fraction, scoring: Scoring) -> PartResult:
     text = answer_text(raw)
     if not text:
         return PartResult(ans.id, Fraction(0), points, "no answer", "missing")
@@ -277,28 +277,28 @@ def grade_numeric(ans: Answer, raw: Any, points: Fraction, spec: Spec) -> PartRe
     value, error = _symbolic(final, ans)
     if value is not None:  # the answer is a formula: r*(d+k)
         q = Quantity(value, "", Fraction(0), 99, final, "")
-        result = judge(ans, q, points, spec)
+        result = judge(ans, q, points, scoring)
         if result.score == points:
             result = PartResult(result.id, result.score, points, result.feedback.rstrip(".") + " (from your formula).",
                                 result.status, convention=result.convention)
         return result
     if _NOTHING.match(final):  # "N/A (frozen)", "none": a person reads 0
-        return judge(ans, Quantity(Fraction(0), "", Fraction(0), 99, final, ""), points, spec)
+        return judge(ans, Quantity(Fraction(0), "", Fraction(0), 99, final, ""), points, scoring)
     try:
         reading = read(text, hint=ans.unit)
     except ParseError as exc:
         reason = error if error and re.search(r"[*/^()+=]", final) and not isinstance(exc, Refused) else str(exc)
         return PartResult(ans.id, Fraction(0), points, f"could not read a number in {quote(text)} ({reason}): scored "
                           "0 for now and marked for staff review.", "unreadable", needs_review=True)
-    return _grade_reading(ans, reading, points, spec)
+    return _grade_reading(ans, reading, points, scoring)
 
 
-def _grade_reading(ans: Answer, reading: Reading, points: Fraction, spec: Spec) -> PartResult:
+def _grade_reading(ans: Answer, reading: Reading, points: Fraction, scoring: Scoring) -> PartResult:
     units = {t.unit for t in _targets(ans)} | {ans.unit}
     fitting = [q for q in reading.candidates if any(_to_unit(q, u) for u in units)] or list(reading.candidates)
-    result = judge(ans, fitting[0], points, spec)
+    result = judge(ans, fitting[0], points, scoring)
     if len(fitting) > 1 and _HEDGE.search(reading.text):  # "84 GB or 14 GB": which one is the answer?
-        graded = [(judge(ans, q, points, spec), q) for q in fitting]
+        graded = [(judge(ans, q, points, scoring), q) for q in fitting]
         if len({r.score for r, _ in graded}) > 1:
             low, _ = min(graded, key=lambda rq: rq[0].score)
             shown = ", ".join(quote(q.text) for _, q in graded)
@@ -307,17 +307,17 @@ def _grade_reading(ans: Answer, reading: Reading, points: Fraction, spec: Spec) 
                               needs_review=True, convention=low.convention)
     if result.score < points:
         for other in fitting[1:]:
-            alt = judge(ans, other, points, spec)
+            alt = judge(ans, other, points, scoring)
             if alt.score > result.score:  # a person would look twice: which number is the answer?
                 return PartResult(result.id, result.score, points, f"{result.feedback} The answer also has "
                                   f"{quote(other.text)}, which would score more: marked for staff review.",
                                   result.status, needs_review=True, convention=result.convention)
-    if result.status not in ("correct", "accepted") and result.score <= points * spec.credit["arithmetic_slip"]:
+    if result.status not in ("correct", "accepted") and result.score <= points * scoring.credit["arithmetic_slip"]:
         target = Fraction(ans.value)  # type: ignore[arg-type]
         for step in reading.working:
             got = _working_value(step, ans)
             if got and target and abs(got[0] - target) <= max(ans.tolerance.rel * abs(target), ans.tolerance.abs):
-                return PartResult(ans.id, points * spec.credit["arithmetic_slip"], points,
+                return PartResult(ans.id, points * scoring.credit["arithmetic_slip"], points,
                                   f"your working ({got[1]} {quote(step)}) gives the right value, {fmt(target, ans.unit)}, "
                                   f"but the final value {quote(fitting[0].text)} is not: check the arithmetic.",
                                   "partial")

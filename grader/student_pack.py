@@ -30,10 +30,10 @@ sys.exit(main())
 
 
 def _parts(assignment: str) -> dict[str, dict[str, str]]:
-    import answers
+    from grader import assignments
 
     out: dict[str, dict[str, str]] = {}
-    for part in answers.assignment(assignment):
+    for part in assignments.get(assignment).parts():
         ans = part.answer()
         for item in ans.items or (ans,):
             out[item.id] = {"kind": item.kind, "unit": item.unit}

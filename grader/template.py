@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from grader import assignments
 from peftcalc.errors import InputError
 
 
@@ -18,9 +19,9 @@ def variant_numbers(assignment: str, student: str | None, seed: str | None) -> d
         return {}
     if seed is None:
         raise InputError("--seed", "(none)", "the course seed the grader will use for this student's variant")
-    if assignment == "lesson19":
-        raise InputError("--student", student, "no student ID: lesson19's parts are named by their numbers "
-                         "(e.g. lora_r8_params), so they have no variants")
+    if not assignments.get(assignment).variants:
+        raise InputError("--student", student, f"no student ID: {assignment} has no per-student variants (its parts "
+                         "are named by their numbers)")
     return student_numbers(assignment, student, seed)
 
 
@@ -30,10 +31,12 @@ def _given(inputs: dict[str, Any]) -> str:
 
 def template(assignment: str, *, student: str | None = None, seed: str | None = None) -> str:
     """The answer file's text (YAML with comments)."""
-    import answers
     from grader.variants import inputs_for
 
-    parts = answers.assignment(assignment)
+    parts = assignments.get(assignment).parts()
+    if not parts:
+        raise InputError("--template", assignment, f"an assignment with analytical parts ({assignment}'s exercises "
+                         f"are code: `peftcalc grade --spec {assignment}` lists their conventions)")
     numbers = variant_numbers(assignment, student, seed)
     shown = "".join(c if c.isprintable() else "?" for c in f"{student} (seed {seed})")  # the header stays one line
     who = f" — student {shown}" if numbers else ""

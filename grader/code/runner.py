@@ -9,15 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from grader import assignments
 from grader.analytic import SubmissionResult
 from grader.code.checks import CodeCheck
 from grader.sandbox import DEFAULT_LIMITS, Limits, Plan, SandboxResult, run_once
 from grader.compare import PartResult
-
-ASSIGNMENTS = ("stage9", "chapter24")
-EXERCISES = {"stage9": ("9.5", "9.6", "9.7", "9.8", "9.9", "9.10", "9.11", "9.12"),
-             "chapter24": ("24.11", "24.12", "24.13", "24.21", "24.26")}
-
 
 def fresh_seed() -> int:
     """A seed for the hidden inputs of one grading run (64 bits from the OS)."""
@@ -25,30 +21,14 @@ def fresh_seed() -> int:
 
 
 def build_checks(assignment: str, seed: int) -> list[CodeCheck]:
-    rng = np.random.default_rng(seed)
-    if assignment == "stage9":
-        from grader.code import stage9
-
-        return stage9.checks(rng)
-    if assignment == "chapter24":
-        from grader.code import chapter24
-
-        return chapter24.checks(rng)
+    """The hidden checks of an assignment's code exercises, their inputs drawn from ``seed``."""
     from peftcalc.errors import InputError
 
-    raise InputError("--assignment", assignment, "stage9 or chapter24 for code submissions")
-
-
-def spec_text(assignment: str) -> str:
-    if assignment == "stage9":
-        from grader.code.stage9 import SPEC
-    elif assignment == "chapter24":
-        from grader.code.chapter24 import SPEC
-    else:
-        from peftcalc.errors import InputError
-
-        raise InputError("--spec", assignment, "stage9 or chapter24")
-    return SPEC
+    declared = assignments.get(assignment)
+    if not declared.has_code:
+        raise InputError("--assignment", assignment, f"an assignment with code exercises "
+                         f"({', '.join(a for a in assignments.ids() if assignments.get(a).has_code)})")
+    return declared.checks(seed)
 
 
 @lru_cache(maxsize=8)
@@ -82,7 +62,7 @@ def prepare(source: bytes, assignment: str, *, submission: str = "", seed: int |
         messages.append(f"submission is {len(source):,} bytes; the limit is {limits.source_bytes:,}")
         return Prepared(submission, assignment, source, checks, None, messages)
     # the checks are a function of (assignment, seed): a warm jail that already holds them is sent the key
-    plan = Plan(plan_checks, f"{assignment}/{seed}", preload_torch=assignment == "chapter24", limits=limits)
+    plan = Plan(plan_checks, f"{assignment}/{seed}", preload_torch=assignments.get(assignment).needs_torch, limits=limits)
     return Prepared(submission, assignment, source, checks, plan, messages)
 
 
@@ -124,7 +104,7 @@ def score(prepared: Prepared, box: SandboxResult | None) -> SubmissionResult:
         share = min(max(Fraction(share), Fraction(0)), Fraction(1))
         by_exercise.setdefault(check.exercise, []).append((check, share, msg))
     parts = []
-    for exercise in EXERCISES[prepared.assignment]:
+    for exercise in assignments.get(prepared.assignment).exercise_ids:
         items = by_exercise.get(exercise, [])
         total = sum((c.points * s for c, s, _ in items), Fraction(0))
         max_score = sum((c.points for c, _, _ in items), Fraction(0))

@@ -82,11 +82,11 @@ def _spellings(value, unit):
 def _key_values_in(folder, assignment, numbers):
     import re
 
-    import answers
+    from grader import assignments
     from grader.variants import inputs_for
 
     values = set()
-    for part in answers.assignment(assignment):
+    for part in assignments.get(assignment).parts():
         ans = part.answer(**inputs_for(part.defaults, numbers))
         for item in ans.items or (ans,):
             for acc in item.accepted:

@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 import answers
-from grader.assignments import Spec
+from grader.assignments import Scoring
 from grader.compare import grade_part
 
 ENTRIES = yaml.safe_load((Path(__file__).parent / "fixtures" / "students" / "answers.yaml").read_text())
-SPEC = Spec("students")
+SPEC = Scoring()
 
 
 def _grade(entry):

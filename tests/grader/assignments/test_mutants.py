@@ -1,16 +1,18 @@
-"""Reference solutions score full marks; each classic mistake (a one-place mutant of the reference) loses
-points on its own exercise and nowhere else. Runs in the real sandbox."""
+"""Reference solutions score full marks and an empty submission none; each classic mistake (a one-place mutant
+of the reference) loses points on its own exercise and nowhere else. Runs in the real sandbox.
+
+Exercises added later keep their mutants beside their own tests (tests/grader/assignments/test_<assignment>_*.py),
+through :func:`mutation.assert_mutant_loses_only`.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from mutation import assert_mutant_loses_only, full_marks, grade
 
-from grader.code.runner import grade_source
+from grader import assignments
 
-REFERENCE = Path(__file__).resolve().parents[3] / "grader" / "reference"
-SEED = 20261122
+CODE = [a for a in assignments.ids() if assignments.get(a).has_code]
 
 # (name, assignment, exercise, snippet of the reference, replacement)
 MUTANTS = [
@@ -67,18 +69,12 @@ MUTANTS = [
 ]
 
 
-def _reference(assignment: str) -> str:
-    return (REFERENCE / f"{assignment}.py").read_text()
-
-
-@pytest.fixture(scope="module")
-def full_marks():
-    out = {}
-    for assignment in ("stage9", "chapter24"):
-        res = grade_source(_reference(assignment).encode(), assignment, seed=SEED)
-        out[assignment] = {p.id: p.score for p in res.parts}
-        assert res.score == res.max_score, [(p.id, p.feedback) for p in res.parts if p.score != p.max_score]
-    return out
+@pytest.mark.parametrize("aid", CODE)
+def test_reference_scores_full_marks_and_empty_scores_nothing(aid):
+    marks = full_marks(aid)
+    assert set(marks) == set(assignments.get(aid).exercise_ids)
+    empty = grade("", aid)
+    assert empty.score == 0 and empty.max_score == sum(marks.values())
 
 
 def test_there_are_enough_mutants():
@@ -88,10 +84,5 @@ def test_there_are_enough_mutants():
 
 
 @pytest.mark.parametrize("name, assignment, exercise, old, new", MUTANTS, ids=[m[0] for m in MUTANTS])
-def test_mutant_loses_points_only_on_its_exercise(full_marks, name, assignment, exercise, old, new):
-    source = _reference(assignment)
-    assert source.count(old) == 1, f"mutant {name!r}: snippet not found exactly once"
-    res = grade_source(source.replace(old, new).encode(), assignment, seed=SEED)
-    scores = {p.id: p.score for p in res.parts}
-    lost = {ex for ex, s in scores.items() if s < full_marks[assignment][ex]}
-    assert lost == {exercise}, (name, {p.id: p.feedback for p in res.parts if p.id in lost | {exercise}})
+def test_mutant_loses_points_only_on_its_exercise(name, assignment, exercise, old, new):
+    assert_mutant_loses_only(assignment, exercise, old, new, name)
