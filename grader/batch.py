@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from grader import assignments
-from grader.analytic import SubmissionResult, grade_file
+from grader.analytic import SubmissionResult, grade_answers, grade_file
 from grader.sandbox.protocol import DEFAULT_LIMITS, Limits
 from grader.submission import Snapshot, odd_name, printable, read_submission
 
@@ -66,7 +67,22 @@ def _close(sub: _Submission, box: Any) -> SubmissionResult:
         res = score(sub.code, box)
         parts += res.parts
         messages += res.messages
+    if not parts:  # nothing gradable: every part and exercise at 0, so the score reads 0 of the assignment's total
+        parts = nothing_graded(sub.assignment, "; ".join(sub.messages) or "nothing gradable in the submission")
     return SubmissionResult(sub.name, sub.assignment, parts, messages, {})
+
+
+def nothing_graded(assignment: str, why: str) -> list[Any]:
+    """The result of a submission in which nothing could be graded: 0 on every part and exercise, with why."""
+    from dataclasses import replace
+
+    from grader.result import PartResult
+
+    declared = assignments.get(assignment)
+    blank = grade_answers(assignment, {}).parts if declared.parts() else []
+    points = declared.points() if declared.has_code else {}
+    return [replace(r, feedback=f"not graded: {why}", status="missing") for r in blank] + \
+        [PartResult(ex, Fraction(0), points[ex], f"not graded: {why}", "missing") for ex in declared.exercise_ids]
 
 
 def grade_submission(path: Path, assignment: str, *, name: str | None = None, student: str | None = None,

@@ -12,8 +12,11 @@ from typing import Any
 from grader import assignments
 from peftcalc.errors import InputError
 
-GRADESCOPE_SUBMISSION = Path("/autograder/submission")
-GRADESCOPE_RESULTS = Path("/autograder/results/results.json")
+AUTOGRADER_ROOT = Path("/autograder")  # Gradescope's; $AUTOGRADER_ROOT overrides it (a dry run)
+
+
+def autograder_root() -> Path:
+    return Path(os.environ.get("AUTOGRADER_ROOT") or AUTOGRADER_ROOT)
 
 
 def add_command(sub: Any) -> None:
@@ -49,7 +52,11 @@ def add_command(sub: Any) -> None:
     p.add_argument("--regrade", action="store_true", help="grade again submissions already in --db with the same content")
     p.add_argument("--run-seed", type=int, metavar="N", help="seed of the hidden test inputs (default: fresh per run)")
     p.add_argument("--gradescope", action="store_true",
-                   help=f"read {GRADESCOPE_SUBMISSION}, write {GRADESCOPE_RESULTS} (inside an autograder image)")
+                   help=f"read {AUTOGRADER_ROOT}/submission, write {AUTOGRADER_ROOT}/results/results.json (inside "
+                        "an autograder image; $AUTOGRADER_ROOT moves both)")
+    p.add_argument("--autograder", metavar="ASSIGNMENT",
+                   help="write a Gradescope autograder zip for ASSIGNMENT (setup.sh, run_autograder) to --output")
+    p.add_argument("--output", type=Path, metavar="FILE", help="where --autograder writes (default autograder.zip)")
     p.set_defaults(handler=run)
 
 
@@ -70,6 +77,19 @@ def run(ns: argparse.Namespace) -> int:
         return 0
     if ns.variant:
         return _variant(ns.variant, ns.student, ns.seed)
+    if ns.autograder:
+        from grader.autograder import write_zip
+
+        output = ns.output or Path("autograder.zip")
+        assignments.get(ns.autograder)  # an unknown ID is refused before anything is written
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            names = write_zip(ns.autograder, output)
+        except OSError as exc:
+            raise InputError("--output", str(output), f"a file that can be written ({exc.strerror})") from None
+        print(f"wrote {output} ({len(names)} files): upload it as the autograder of a Gradescope programming "
+              f"assignment; students submit their .py, notebook or answer file")
+        return 0
     if ns.spec:
         sys.stdout.write(assignments.get(ns.spec).spec_text())
         return 0
@@ -78,16 +98,18 @@ def run(ns: argparse.Namespace) -> int:
     assignments.get(ns.assignment)  # an unknown ID is refused before anything is read
     if not 1 <= ns.jobs <= 64:
         raise InputError("--jobs", ns.jobs, "between 1 and 64")
-    paths = [GRADESCOPE_SUBMISSION] if ns.gradescope else ns.paths
+    paths = [autograder_root() / "submission"] if ns.gradescope else ns.paths
     if not paths:
         raise InputError("PATH", "(none)", "answer files, .py files or folders (or --gradescope)")
     if ns.gradescope:
         from grader.batch import grade_submission
         from grader.report import gradescope
 
-        result = grade_submission(GRADESCOPE_SUBMISSION, ns.assignment, name="submission", run_seed=ns.run_seed)
-        GRADESCOPE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        GRADESCOPE_RESULTS.write_text(json.dumps(gradescope(result), indent=2))
+        # always a results.json: Gradescope shows nothing useful for a run that wrote none
+        result = grade_submission(paths[0], ns.assignment, name="submission", run_seed=ns.run_seed)
+        results = autograder_root() / "results" / "results.json"
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps(gradescope(result), indent=2))
         return 0
     submissions = _submissions(paths)
     if not submissions:

@@ -318,7 +318,7 @@ def _prepare(config: dict[str, Any]) -> None:
     for name in PRELOAD:
         importlib.import_module(name)
     apply_limits(config.get("rlimits", {}))
-    if config.get("namespace") and not _seccomp():
+    if config.get("seccomp", config.get("namespace")) and not _seccomp():
         print("harness: no seccomp filter on this machine; namespaces and rlimits only", file=sys.stderr)
     global _FD_LIMIT
     import resource

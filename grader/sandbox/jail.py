@@ -110,6 +110,13 @@ def _hidden_site_dirs(prefix: Path) -> list[str]:
     return sorted(found)
 
 
+ISOLATION_NOTES = {
+    "user": "isolation: a child process under a jail uid with seccomp (no namespaces in this container): it sees "
+            "what the host lets any user see",
+    "process": "isolation: plain child process (not root: no namespaces, no jail uid): rlimits and a session only",
+}
+
+
 def namespace_command(box: Path, uid: int, limits: Limits, *, torch: bool, fds: tuple[int, ...]) -> list[str]:
     """unshare + the jail's root + setpriv: the command that starts a namespace jail (module docstring)."""
     prefix, py = _python_dirs()
@@ -212,8 +219,11 @@ class Jail:
         work = "/mnt/work" if namespace else str(box / "work")
         if not namespace:
             (box / "work").mkdir(mode=0o700)
+            if self.isolation == "user":  # the jail's uid owns its work folder and nothing else
+                os.chown(box / "work", self.uid, self.uid)
         site = "/mnt/site" if namespace else str(jail_packages(self.preload_torch)[0].parent)
         config = {"sys_path": [site], "preload_torch": self.preload_torch, "workdir": work, "namespace": namespace,
+                  "seccomp": self.isolation != "process",
                   "rlimits": self.limits.rlimits(torch=self.preload_torch),
                   "wipe": [work, "/tmp", "/dev/shm", "/dev/mqueue"] if namespace else [work]}
         (box / "harness" / "config.json").write_text(json.dumps(config))
@@ -239,6 +249,9 @@ class Jail:
             config_path = box / "harness" / "config.json"
             cmd = [sys.executable, "-I", "-S", str(box / "harness" / "harness.py"), str(config_path),
                    *map(str, fds)]
+            if self.isolation == "user":  # root without namespaces: at least not root, and no way back
+                cmd = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups", "--no-new-privs",
+                       "--bounding-set=-all", "--inh-caps=-all", "--", *cmd]
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=outs[0], stderr=outs[1],
                                          pass_fds=fds, cwd=str(box), env=JAIL_ENV, start_new_session=True)
@@ -373,8 +386,7 @@ class Jail:
         if not clean and self.proc is not None:
             host.kill(self.proc)  # before reading its output: nothing in it writes any more
         stdout, stderr = (self._output(p) for p in self.out_paths)
-        notes = [] if self.isolation == "namespace" else [
-            "isolation: plain child process (no root for namespaces): rlimits and a session only"]
+        notes = [] if self.isolation == "namespace" else [ISOLATION_NOTES[self.isolation]]
         if job.retried:
             notes.append(f"regraded in a fresh jail: the first one failed ({job.retried})")
         if not clean:

@@ -91,13 +91,10 @@ def test_cli_variant_and_errors(capsys):
 
 
 def test_gradescope_mode_reads_and_writes_the_autograder_paths(tmp_path, monkeypatch, capsys):
-    import grader.cli as cli
-
     submission, results = tmp_path / "submission", tmp_path / "results" / "results.json"
     submission.mkdir()
     shutil.copy(CLASS / "s9_correct_plain.yaml", submission / "answers.yaml")
-    monkeypatch.setattr(cli, "GRADESCOPE_SUBMISSION", submission)
-    monkeypatch.setattr(cli, "GRADESCOPE_RESULTS", results)
+    monkeypatch.setenv("AUTOGRADER_ROOT", str(tmp_path))
     assert main(["grade", "--gradescope", "--assignment", "stage9"]) == 0
     data = json.loads(results.read_text())
     assert data["score"] == 9 and capsys.readouterr().out == ""  # nothing printed beside the results file

@@ -6,6 +6,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -163,3 +164,38 @@ def test_a_jail_that_fails_twice_gives_zero_with_the_reason(monkeypatch):
     # whether the jail's pipes were still open when the request was written is a race: either reason is right
     failed = [m for m in result.messages if "again in a fresh jail" in m]
     assert len(failed) == 1 and ("not running" in failed[0] or "ended unexpectedly" in failed[0])
+
+
+_USER_PROBE = '''
+import os
+def probe(path, write):
+    try:
+        if write:
+            open(path, "w").write("forged")
+            return "wrote"
+        return open(path).read()
+    except OSError as exc:
+        return type(exc).__name__
+print("probe", os.getuid(), probe(SECRET, False), probe(RESULTS, True))
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="the 'user' jail needs root and setpriv")
+def test_without_namespaces_root_still_drops_to_a_jail_uid(tmp_path):
+    """Gradescope's container has no namespaces: the jail then runs under a jail uid with seccomp, so a
+    submission can neither read root's files nor write the results folder, and it still grades."""
+    secret = tmp_path / "secret"
+    secret.write_text("key")
+    secret.chmod(0o600)
+    results = tmp_path / "results"
+    results.mkdir(mode=0o755)
+    source = f"SECRET = {str(secret)!r}\nRESULTS = {str(results / 'results.json')!r}\n" + _USER_PROBE
+    res = grade_source(source.encode(), "stage9", seed=3, isolation="user")
+    printed = next(m for m in res.messages if m.startswith("stdout"))
+    uid, read, wrote = printed.split("probe ", 1)[1].split()[:3]
+    assert int(uid) != 0 and read == "PermissionError" and wrote == "PermissionError"
+    assert not (results / "results.json").exists()
+    assert any("jail uid" in m for m in res.messages)
+    reference = (Path(__file__).resolve().parents[3] / "grader" / "reference" / "stage9.py").read_bytes()
+    full = grade_source(reference, "stage9", seed=3, isolation="user")
+    assert full.score == full.max_score
