@@ -21,7 +21,7 @@ __all__ = ["KEYS", "Accepted", "Answer", "Mistake", "Part", "RubricPoint", "Tole
            "parts", "with_prefix"]
 
 # the key's modules, one per source document's exercises (the grader's assignments pick their parts by prefix)
-KEYS = ("answers.stage9", "answers.chapter24", "answers.lesson19")
+KEYS = ("answers.stage9", "answers.miniproject", "answers.chapter24", "answers.lesson19")
 
 
 @cache
@@ -38,11 +38,14 @@ def _registry() -> dict[str, Part]:
 
 
 def sort_key(part_id: str) -> tuple[object, ...]:
-    """Exercise order: 9.2a < 9.10a < 19.1.* < 24.1a < 24.10a < seed003.* (a stable sort keeps the
+    """Exercise order: 9.2a < 9.10a < 9.mini < 19.1.* < 24.1a < 24.10a < seed003.* (a stable sort keeps the
     order in which a module registers the quantities of one exercise, e.g. a table's rows)."""
     match = re.match(r"(\d+)\.(\d+)([a-z]?)", part_id)
     if match:
         return (0, int(match.group(1)), int(match.group(2)), match.group(3))
+    match = re.match(r"(\d+)\.([a-z]\w*)", part_id)  # 9.mini: after the chapter's numbered exercises
+    if match:
+        return (0, int(match.group(1)), 10**6, match.group(2))
     return (1, part_id.split(".", 1)[0], 0, "")
 
 

@@ -132,6 +132,8 @@ class Part:
     kind: Kind
     solve: Solver
     defaults: tuple[tuple[str, Any], ...] = field(default=())
+    # inputs the student states in their own answer (``9.mini.model``), not the question: graded against them
+    described: tuple[str, ...] = ()
 
     def answer(self, **inputs: Any) -> Answer:
         """The worked answer for the seed's numbers, or for a variant (``inputs`` override them)."""
@@ -149,13 +151,15 @@ class Part:
                        inputs=tuple(used.items()), notes=ans.notes + NOTES.get(self.id, ()))
 
 
-def part(registry: list[Part], part_id: str, question: str, source: str, kind: Kind = "numeric") -> Callable[[Solver], Solver]:
-    """Register a solver: its keyword arguments (with defaults = the seed's numbers) are the part's inputs."""
+def part(registry: list[Part], part_id: str, question: str, source: str, kind: Kind = "numeric",
+         described: tuple[str, ...] = ()) -> Callable[[Solver], Solver]:
+    """Register a solver: its keyword arguments (with defaults = the seed's numbers) are the part's inputs;
+    ``described`` names those the student states in the answer itself."""
 
     def register(fn: Solver) -> Solver:
         defaults = tuple((name, p.default) for name, p in inspect.signature(fn).parameters.items()
                          if p.default is not inspect.Parameter.empty)
-        registry.append(Part(part_id, question, source, kind, fn, defaults))
+        registry.append(Part(part_id, question, source, kind, fn, defaults, described))
         return fn
 
     return register

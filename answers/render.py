@@ -74,7 +74,7 @@ def _md_answer(ans: Answer, level: int) -> list[str]:
     return out
 
 
-_TITLES = {"9.": "Stage 9 (seeds 000/001) — Exercises 9.1–9.4",
+_TITLES = {"9.": "Stage 9 (seeds 000/001) — Exercises 9.1–9.4 and the mini-project's Params column",
            "19.": "Lesson 19, PEFT unified (seed 004) — Exercises 1–4",
            "24.": "Chapter 24 (seed 002) — Exercises 24.1–24.10",
            "seed": "Figures printed in the seeds (seed 003 demo output, seed 004 tables)"}

@@ -63,12 +63,39 @@ def grade_answers(assignment: str, answers: dict[str, Any], *, submission: str =
     results: list[PartResult] = []
     for part in parts:
         mine = inputs_for(part.defaults, numbers)
+        if part.described:
+            results += _grade_described(part, given.get(part.id), scoring)
+            continue
         graded = grade_part(part.answer(**mine), given.get(part.id), scoring)
         if mine and any(r.score < r.max_score for r in graded):
             graded = _printed_numbers_hint(part, given.get(part.id), graded, mine, scoring)
         results += graded
     messages = [f"ignored {len(unknown)} unknown part ID(s): {', '.join(map(str, unknown[:8]))}"] if unknown else []
     return SubmissionResult(submission, assignment, results, messages, numbers)
+
+
+def _grade_described(part: Any, raw: Any, scoring: Scoring) -> list[PartResult]:
+    """A part graded against what the student states in the answer itself (the mini-project's model): each
+    value against the exact figure for that description; no description, or one that cannot be counted, is 0
+    with the reason."""
+    from peftcalc.errors import PeftcalcError
+
+    stated = {str(k).strip().lower(): v for k, v in raw.items()} if isinstance(raw, dict) else {}
+    missing = [name for name in part.described if stated.get(name) in (None, "")]
+    why = ""
+    if missing:
+        why = (f"state {' and '.join(f'{part.id}.{name}' for name in missing)} in your answer: the values are "
+               "graded against the exact counts for what you describe")
+    else:
+        try:
+            ans = part.answer(**{name: stated[name] for name in part.described})
+        except PeftcalcError as exc:
+            why = f"your description could not be counted: {exc}"
+    if why:
+        template = part.answer()
+        return [PartResult(item.id, Fraction(0), scoring.points[item.kind], why, "missing", needs_review=True)
+                for item in template.items]
+    return grade_part(ans, stated, scoring)
 
 
 def _printed_numbers_hint(part: Any, raw: Any, graded: list[PartResult], mine: dict[str, Any], scoring: Scoring) -> list[PartResult]:

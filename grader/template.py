@@ -55,6 +55,9 @@ def template(assignment: str, *, student: str | None = None, seed: str | None = 
             lines.append(f"#   your numbers: {_given(mine)}")
         if part.kind == "group":
             lines.append(f'"{part.id}":')
+            for name in part.described:  # what the student states; the values are graded against it
+                example = dict(part.defaults).get(name)
+                lines.append(f'  {name}: ""   # yours, e.g. {example!r}' if example is not None else f'  {name}: ""')
             for item in part.answer().items:
                 lines.append(f'  {item.id.rsplit(".", 1)[1]}: ""   # {item.question}')
         else:
