@@ -71,7 +71,9 @@ def run(ns: argparse.Namespace) -> int:
         if fmt == "json":
             _print_json([a.to_json() for a in every])
         elif fmt == "markdown":
-            sys.stdout.write(render_markdown(every))
+            from grader.coverage import coverage_markdown  # the key, then what the grader does with it
+
+            sys.stdout.write(render_markdown(every) + "\n" + coverage_markdown())
         else:
             print("\n\n".join(render_text(a) for a in every))
         return 0

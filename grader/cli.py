@@ -47,6 +47,8 @@ def add_command(sub: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write Gradescope results.json ('-' for stdout)")
     p.add_argument("--csv", type=Path, metavar="FILE", help="write a CSV gradebook")
     p.add_argument("--spec", metavar="ASSIGNMENT", help="print the student-facing conventions of the code exercises")
+    p.add_argument("--coverage", action="store_true",
+                   help="print what is graded, how, and what deliberately is not (Markdown, every assignment)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="grade N submissions in parallel (default 1)")
     p.add_argument("--db", type=Path, metavar="FILE", help="record each result in this SQLite gradebook as it finishes")
     p.add_argument("--regrade", action="store_true", help="grade again submissions already in --db with the same content")
@@ -89,6 +91,11 @@ def run(ns: argparse.Namespace) -> int:
             raise InputError("--output", str(output), f"a file that can be written ({exc.strerror})") from None
         print(f"wrote {output} ({len(names)} files): upload it as the autograder of a Gradescope programming "
               f"assignment; students submit their .py, notebook or answer file")
+        return 0
+    if ns.coverage:
+        from grader.coverage import coverage_markdown
+
+        sys.stdout.write(coverage_markdown())
         return 0
     if ns.spec:
         sys.stdout.write(assignments.get(ns.spec).spec_text())

@@ -97,8 +97,10 @@ def test_item_ids_resolve():
 
 def test_answers_md_is_current():
     committed = (ROOT / "ANSWERS.md").read_text(encoding="utf-8")
-    fresh = render_markdown([p.answer() for p in answers.parts()])
-    assert committed == fresh, "ANSWERS.md is stale: run `peftcalc answer --all --format markdown > ANSWERS.md`"
+    from grader.coverage import coverage_markdown
+
+    fresh = render_markdown([p.answer() for p in answers.parts()]) + "\n" + coverage_markdown()
+    assert committed == fresh, "ANSWERS.md is stale: run `python scripts/refresh_docs.py`"
 
 
 def test_cli_answer_json(capsys):

@@ -103,3 +103,15 @@ def test_gradescope_mode_reads_and_writes_the_autograder_paths(tmp_path, monkeyp
 def test_json_to_stdout_is_only_json(capsys):
     assert main(["grade", str(CLASS / "s9_correct_plain.yaml"), "--assignment", "stage9", "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == 9
+
+
+def test_readme_embeds_the_current_coverage_table():
+    """README.md's 'What the grader grades' is the registry's own table (regenerate: peftcalc grade --coverage)."""
+    from pathlib import Path
+
+    from grader.coverage import BEGIN, END, coverage_markdown, readme_block
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    embedded = readme[readme.index(BEGIN):readme.index(END) + len(END)]
+    assert embedded == readme_block(), "README's coverage block is stale: rerun scripts/refresh_docs.py"
+    assert all(f"| {e} |" in coverage_markdown() for e in ("9.5", "24.11"))
