@@ -22,5 +22,7 @@ EXERCISES = (
 ASSIGNMENT = Assignment(
     id="stage9", title="Stage 9: fine-tuning and parameter-efficient methods, exercises 9.1–9.12",
     part_prefix="9.", exercises=EXERCISES, reference="stage9.py",
-    notes="Signatures are exactly those of the exercises. Where the exercises leave a detail open, the grader "
-          "uses the conventions below.")
+    notes="Signatures are those of the exercises (seeds 000/001). Where Section 9.6's reference code (seed 003) "
+          "names the same thing otherwise, both names are accepted: the grader looks at what the submission "
+          "defines and says which reading it graded (each exercise lists its accepted readings). Where the "
+          "exercises leave a detail open, the grader uses the conventions below.")

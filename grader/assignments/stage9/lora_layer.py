@@ -8,7 +8,7 @@ import numpy as np
 
 from grader.assignments.assignment import Exercise
 from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, failed, shape_text, value
-from grader.assignments.stage9.plan import new_lora_layer, returns
+from grader.assignments.stage9.plan import new_lora_layer, reading_used, returns
 
 F = Fraction
 
@@ -17,7 +17,25 @@ LoRALayer(in_features, out_features, rank=8, alpha=16): attributes A (rank × in
 B (out_features × rank, zeros), scaling = alpha / rank. Rows are tokens: forward(x, W) returns
 x @ W.T + scaling * (x @ A.T @ B.T) for x of shape [..., in_features] (2-D or 3-D) and W of shape
 [out_features, in_features]; merge(W) returns W + scaling * B @ A. The grader sets A and B.
+Accepted readings of the merge method's name: merge(W) (the exercise, seeds 000/001) or merge_weights(W)
+(Section 9.6's reference code, seed 003); the grader calls the one the class defines (merge if it defines
+both) and names it in the feedback.
 """
+
+# the merge method's names, in the grader's order of preference → the reading named in the feedback
+MERGE_READINGS = {"merge": "merge(W), the exercise's name (seeds 000/001)",
+                  "merge_weights": "merge_weights(W), Section 9.6's name (seed 003)"}
+
+
+def merge_reading(encoded) -> str:
+    """The feedback's note on which merge method was graded (plain data, checked against the candidates)."""
+    used = reading_used(encoded)
+    name = used.get("name")
+    if name not in MERGE_READINGS:
+        return ""
+    also = [a for a in used.get("also", []) if a in MERGE_READINGS]
+    both = f"; the class defines {' and '.join([name, *also])}: graded {name}" if also else ""
+    return f" (graded {MERGE_READINGS[name]}{both})"
 
 
 def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
@@ -101,25 +119,26 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
     def merge(vals, err, W=W, A=A, B=B, x=x):
         if vals is None:
             return failed(err)
-        merged = as_array(vals[0])
+        merged, graded = as_array(vals[0]), merge_reading(vals[2])
         expected = W + s * B @ A
         if close(merged, expected):
             unmerged = as_array(vals[1])
             if close(unmerged, x @ merged.T):
-                return FULL, "W + scaling·BA; merged forward equals the LoRA forward"
-            return F(1, 2), "merge is right but forward with the same A, B disagrees with the merged weight"
+                return FULL, f"W + scaling·BA; merged forward equals the LoRA forward{graded}"
+            return F(1, 2), f"merge is right but forward with the same A, B disagrees with the merged weight{graded}"
         if close(merged, W + B @ A):
-            return NONE, "merge forgets the scaling: W + (alpha/rank)·B @ A"
+            return NONE, f"merge forgets the scaling: W + (alpha/rank)·B @ A{graded}"
         if close(merged, W + alpha * B @ A):
-            return NONE, "merge uses alpha instead of alpha/rank"
-        return NONE, f"merge(W) gave {shape_text(merged)}; expected W + scaling·B @ A of shape {W.shape}"
+            return NONE, f"merge uses alpha instead of alpha/rank{graded}"
+        return NONE, f"merge gave {shape_text(merged)}; expected W + scaling·B @ A of shape {W.shape}{graded}"
 
     out.append(CodeCheck("9.5.merge", "9.5", "merge(W) and merged == unmerged", F(3),
                          [new_lora_layer(d_out, d_out, r, alpha), {"op": "set", "obj": "layer", "attr": "A", "value": arr(A)},
                           {"op": "set", "obj": "layer", "attr": "B", "value": arr(B)},
-                          {"op": "call", "obj": "layer", "func": "merge", "args": [arr(W)], "store": "m"},
+                          {"op": "exec", "helper": "call_reading",
+                           "args": ["layer", list(MERGE_READINGS), [arr(W)], "m", "merge_reading"]},
                           {"op": "call", "obj": "layer", "func": "forward", "args": [arr(x), arr(W)], "store": "y"},
-                          *returns("m", "y")], merge))
+                          *returns("m", "y", "merge_reading")], merge))
     return out
 
 

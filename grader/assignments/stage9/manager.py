@@ -7,16 +7,22 @@ from fractions import Fraction
 import numpy as np
 
 from grader.assignments.assignment import Exercise
-from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, failed
+from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, failed, value
 from grader.assignments.stage9.plan import returns
 
 F = Fraction
 
 SPEC = """\
 LoRAManager(base_model): base_model is a dict layer name → W (out × in); lora_weights is a dict
-layer name → {"A": A, "B": B} with ΔW = B @ A. merge_adapter(name) adds ΔW to base_model in place;
-add_adapter and switch_adapter must not change base_model; combine_adapters must run (combining ΔW
-or combining A and B are both accepted readings).
+layer name → {"A": A, "B": B} with ΔW = B @ A. add_adapter and switch_adapter are judged by their
+effect: the grader adds t1 and t2, switches to t1, then to t2, and reads the manager after each
+switch. Accepted readings of "switch to a different adapter":
+  (1) base kept: base_model[layer] stays W and the manager records the active adapter — an attribute
+      holding its name (e.g. self.active = name) or the very dict it keeps in self.adapters[name];
+  (2) merged on switch: base_model[layer] = W + B @ A of the active adapter only (the previous one
+      unmerged first).
+The feedback names the reading graded. merge_adapter(name) adds ΔW to base_model in place;
+combine_adapters must run (combining ΔW or combining A and B are both accepted readings).
 """
 
 
@@ -28,11 +34,39 @@ def _manager(rng: np.random.Generator) -> list[CodeCheck]:
              {"op": "call", "obj": "mgr", "func": "add_adapter", "args": ["t1", {"layer": {"A": arr(A1), "B": arr(B1)}}]},
              {"op": "call", "obj": "mgr", "func": "add_adapter", "args": ["t2", {"layer": {"A": arr(A2), "B": arr(B2)}}]}]
 
+    d1, d2 = B1 @ A1, B2 @ A2
+
     def switch(vals, err):
         if vals is None:
             return failed(err)
-        return (FULL, "switching leaves the base weights alone") if close(as_array(vals[0]), W) else (
-            NONE, "add_adapter/switch_adapter changed base_model; only merge_adapter may")
+        views = [value(v) if i < len(vals) else None for i, v in enumerate([*vals[:2], None, None][:2])]
+        views = [v if isinstance(v, dict) else {} for v in views]
+        b1, b2 = (as_array(v.get("base")) for v in views)
+        marks = [{m for m in v["marks"] if isinstance(m, str)} if isinstance(v.get("marks"), list) else set()
+                 for v in views]
+        if b1 is None or b2 is None:
+            return NONE, "base_model['layer'] could not be read back as an array after switch_adapter"
+        if close(b1, W) and close(b2, W):
+            moved = sorted(marks[0] & marks[1])
+            if moved:
+                return FULL, (f"graded reading (1), base kept: base_model unchanged and self.{moved[0]} names the "
+                              "active adapter (t1, then t2)")
+            return NONE, ("switch_adapter had no visible effect: base_model is unchanged and no attribute names the "
+                          "active adapter — record it (e.g. self.active = name) or merge it into base_model, "
+                          "unmerging the previous one")
+        if close(b2, W + d2):
+            if close(b1, W + d1):
+                return FULL, ("graded reading (2), merged on switch: base_model = W + B·A of the active adapter "
+                              "(t1, then t2 with t1 unmerged)")
+            return F(1, 2), ("switching to t2 gives W + B₂A₂, but after switching to t1 base_model was neither W "
+                             "nor W + B₁A₁")
+        if close(b2, W + d1 + d2):
+            return NONE, ("switching to t2 left t1's ΔW in base_model (W + B₁A₁ + B₂A₂): unmerge the previous "
+                          "adapter before merging the next — or leave base_model alone and record the active one")
+        if close(b2, W + d1):
+            return NONE, "after switch_adapter('t2') base_model still holds t1's ΔW: the switch did not take effect"
+        return NONE, ("after switch_adapter('t2') base_model['layer'] is neither W (base kept, adapter recorded as "
+                      "active) nor W + B₂A₂ (adapter merged on switch)")
 
     def merge(vals, err):
         if vals is None:
@@ -49,9 +83,11 @@ def _manager(rng: np.random.Generator) -> list[CodeCheck]:
 
     base = {"op": "get", "obj": "mgr", "attr": "base_model.layer", "store": "w"}
     return [
-        CodeCheck("9.11.switch", "9.11", "add/switch keep the base", F(1),
-                  [*setup, {"op": "call", "obj": "mgr", "func": "switch_adapter", "args": ["t2"]}, base, *returns("w")],
-                  switch),
+        CodeCheck("9.11.switch", "9.11", "add/switch: the active adapter's effect", F(1),
+                  [*setup, *[op for name in ("t1", "t2") for op in (
+                      {"op": "call", "obj": "mgr", "func": "switch_adapter", "args": [name]},
+                      {"op": "exec", "helper": "manager_view", "args": ["mgr", "layer", name, f"view_{name}"]})],
+                   *returns("view_t1", "view_t2")], switch),
         CodeCheck("9.11.merge", "9.11", "merge_adapter adds B @ A", F(2),
                   [*setup, {"op": "call", "obj": "mgr", "func": "merge_adapter", "args": ["t1"]}, base, *returns("w")],
                   merge),

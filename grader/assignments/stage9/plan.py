@@ -12,3 +12,14 @@ def returns(*names: str) -> list[dict[str, Any]]:
 def new_lora_layer(d_in: int, d_out: int, r: int, alpha: float) -> dict[str, Any]:
     return {"op": "new", "cls": "LoRALayer", "args": [d_in, d_out], "kwargs": {"rank": r, "alpha": alpha},
             "store": "layer"}
+
+
+def reading_used(encoded: Any) -> dict[str, Any]:
+    """What a reading helper (grader/sandbox/ops.py) stored, as a plain dict of strings ({} if it is not one):
+    plain data from the submission's process, only ever compared with the grader's own candidate names."""
+    from grader.code.checks import value
+
+    got = value(encoded)
+    if not isinstance(got, dict):
+        return {}
+    return {str(k): v for k, v in got.items() if isinstance(v, (str, list, bool, int))}
