@@ -1,5 +1,6 @@
-"""Reference solutions of the graded torch exercises of Chapter 24 (24.11, 24.12, 24.13, 24.21, 24.26), in the
-conventions `peftcalc grade --spec chapter24` publishes. Graded like any submission, they score full marks."""
+"""Reference solutions of the graded torch exercises of Chapter 24 (24.11, 24.12, 24.13, 24.21, 24.26; then one
+section each for 24.14, 24.16, 24.17, 24.18 and 24.20 (d)), in the conventions `peftcalc grade --spec chapter24`
+publishes. Graded like any submission, they score full marks."""
 
 import torch
 from torch import nn
@@ -87,3 +88,190 @@ def dare(delta, p: float, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     keep = torch.rand(delta.shape, generator=gen) >= p
     return delta * keep / (1 - p)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 24.14: a learning-rate finder
+# ---------------------------------------------------------------------------------------------------------
+import math
+
+
+def lr_schedule(start_lr, end_lr, steps):
+    ratio = end_lr / start_lr
+    return [start_lr * ratio ** (i / (steps - 1)) for i in range(steps)]
+
+
+def lr_finder(train_step, start_lr, end_lr, steps):
+    lrs = lr_schedule(start_lr, end_lr, steps)
+    losses = [float(train_step(lr)) for lr in lrs]
+    return lrs, losses
+
+
+def suggest_lr_range(lrs, losses):
+    slopes = [(losses[i + 1] - losses[i]) / (math.log(lrs[i + 1]) - math.log(lrs[i])) for i in range(len(lrs) - 1)]
+    steepest = min(range(len(slopes)), key=lambda i: slopes[i])
+    return lrs[steepest], lrs[steepest + 1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 24.16: Elastic Weight Consolidation
+# ---------------------------------------------------------------------------------------------------------
+def fisher_diagonal(grads):
+    return {name: torch.stack([g[name] ** 2 for g in grads]).mean(dim=0) for name in grads[0]}
+
+
+def ewc_penalty(params, old_params, fisher, lam):
+    total = sum((fisher[name] * (params[name] - old_params[name]) ** 2).sum() for name in params)
+    return lam / 2 * total
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 24.17: multi-LoRA serving
+# ---------------------------------------------------------------------------------------------------------
+class MultiLoRAServer:
+    def __init__(self, base: nn.Module):
+        self.base = base
+        self.linears = {name: m for name, m in base.named_modules() if isinstance(m, nn.Linear)}
+        self.original = {name: m.weight.detach().clone() for name, m in self.linears.items()}
+        self.adapters = {}
+        self.active = None
+
+    def load_adapter(self, name, weights, scaling=1.0):
+        self.adapters[name] = {layer: scaling * ab["B"] @ ab["A"] for layer, ab in weights.items()}
+
+    @torch.no_grad()
+    def set_adapter(self, name):
+        for layer, weight in self.original.items():   # back to the base weights first
+            self.linears[layer].weight.copy_(weight)
+        if name is not None:
+            for layer, delta in self.adapters[name].items():
+                self.linears[layer].weight += delta
+        self.active = name
+
+    @torch.no_grad()
+    def forward(self, x):
+        return self.base(x)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 24.18: data mixing at ratio alpha
+# ---------------------------------------------------------------------------------------------------------
+import random
+
+
+def mix_datasets(task, general, alpha, n, seed=0):
+    rng = random.Random(seed)
+    n_task = round(alpha * n)
+    mixture = rng.sample(list(task), n_task) + rng.sample(list(general), n - n_task)
+    rng.shuffle(mixture)
+    return mixture
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 24.20 (d): a chat-template validator
+# ---------------------------------------------------------------------------------------------------------
+import re
+
+SPECIAL_TOKENS = {
+    "llama3": ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
+    "mistral": ("<s>", "</s>", "[INST]", "[/INST]"),
+    "gemma": ("<bos>", "<start_of_turn>", "<end_of_turn>"),
+}
+
+
+def _check_bos(text, bos):
+    errors = []
+    if not text.startswith(bos):
+        errors.append(f"missing {bos} at the start")
+    if text.count(bos) > 1:
+        errors.append(f"{bos} appears {text.count(bos)} times")
+    return errors
+
+
+def _validate_llama3(text):
+    errors = _check_bos(text, "<|begin_of_text|>")
+    chunks = text.replace("<|begin_of_text|>", "").split("<|start_header_id|>")
+    if chunks[0]:
+        errors.append("text before the first message header")
+    messages = chunks[1:]
+    if not messages:
+        errors.append("no messages")
+    for k, chunk in enumerate(messages):
+        role, closed, rest = chunk.partition("<|end_header_id|>\n\n")
+        if not closed:
+            errors.append(f"message {k + 1}: header not closed by <|end_header_id|>")
+            continue
+        if role not in ("system", "user", "assistant"):
+            errors.append(f"message {k + 1}: unknown role {role!r}")
+        if k == len(messages) - 1 and role == "assistant" and rest == "":
+            continue  # the generation prompt
+        if not rest.endswith("<|eot_id|>") or rest.count("<|eot_id|>") != 1:
+            errors.append(f"message {k + 1} ({role}): not closed by <|eot_id|>")
+    return errors
+
+
+def _validate_mistral(text):
+    errors = _check_bos(text, "<s>")
+    state = "turn"   # expecting [INST]; "user": inside [INST] … [/INST]; "reply": after [/INST]
+    reply = ""
+    for piece in re.split(r"(\[INST\]|\[/INST\]|</s>)", text.replace("<s>", "")):
+        if piece == "[INST]":
+            if state == "user":
+                errors.append("[INST] opened twice before [/INST]")
+            elif state == "reply":
+                errors.append("an assistant reply not closed by </s>" if reply.strip()
+                              else "two user turns in a row (roles must alternate)")
+            state = "user"
+        elif piece == "[/INST]":
+            if state != "user":
+                errors.append("[/INST] without an opening [INST]")
+            state, reply = "reply", ""
+        elif piece == "</s>":
+            if state != "reply" or not reply.strip():
+                errors.append("</s> that does not close an assistant reply")
+            state = "turn"
+        elif state == "reply":
+            reply += piece
+        elif state == "turn" and piece.strip():
+            errors.append(f"text outside [INST] … [/INST]: {piece.strip()[:30]!r}")
+    if state == "user":
+        errors.append("[INST] never closed by [/INST]")
+    elif state == "reply" and reply.strip():
+        errors.append("the last assistant reply is not closed by </s>")
+    return errors
+
+
+def _validate_gemma(text):
+    errors = _check_bos(text, "<bos>")
+    chunks = text.replace("<bos>", "").split("<start_of_turn>")
+    if chunks[0].strip():
+        errors.append("text before the first turn")
+    turns = chunks[1:]
+    if not turns:
+        errors.append("no turns")
+    expected = "user"
+    for k, chunk in enumerate(turns):
+        role, _, rest = chunk.partition("\n")
+        if role == "system":
+            errors.append("Gemma has no system role")
+        elif role not in ("user", "model"):
+            errors.append(f"turn {k + 1}: unknown role {role!r} (Gemma's roles are user and model)")
+        elif role != expected:
+            errors.append(f"turn {k + 1}: roles must alternate user/model")
+        expected = "model" if role == "user" else "user"
+        if k == len(turns) - 1 and role == "model" and rest == "":
+            continue  # the generation prompt
+        if not rest.rstrip("\n").endswith("<end_of_turn>") or rest.count("<end_of_turn>") != 1:
+            errors.append(f"turn {k + 1} ({role}): not closed by <end_of_turn>")
+    return errors
+
+
+def validate_chat(text, family):
+    validators = {"llama3": _validate_llama3, "mistral": _validate_mistral, "gemma": _validate_gemma}
+    if family not in validators:
+        raise ValueError(f"unknown family {family!r}")
+    errors = validators[family](text)
+    foreign = [t for other, tokens in SPECIAL_TOKENS.items() if other != family for t in tokens if t in text]
+    if foreign:
+        errors.append(f"special tokens of another template: {', '.join(foreign)}")
+    return errors

@@ -480,6 +480,63 @@ HELPERS = {"seed": _seed, "linear": _linear, "tensor_input": _tensor_input, "set
            "wrap_linear_with_lora": _wrap_linear_with_lora, "apply_lora": _apply_lora, "fold_lora": _fold_lora, "call_model_double_lora": _call_model_double_lora}
 
 
+# Chapter 24's LR finder, EWC and multi-LoRA checks (24.14, 24.16, 24.17)
+def _quadratic_train_step(env: dict[str, Any], name: str, calls: str, curvatures: list[float],
+                          start: list[float]) -> None:
+    """A ``train_step(lr)`` for the LR finder: one SGD step on ½·Σ h_j·w_j², returning the loss before the
+    step (a float); every lr it is called with is appended to ``env[calls]``. Plain floats, so that the judge
+    replays the same arithmetic."""
+    h = [float(c) for c in curvatures]
+    w = [float(s) for s in start]
+    record: list[float] = []
+    env[calls] = record
+
+    def train_step(lr: Any) -> float:
+        lr = float(lr)
+        record.append(lr)
+        loss = 0.5 * sum(hj * wj * wj for hj, wj in zip(h, w))
+        w[:] = [wj - lr * hj * wj for hj, wj in zip(h, w)]
+        return loss
+
+    env[name] = train_step
+
+
+def _mlp(env: dict[str, Any], name: str, layers: list[list[Any]]) -> None:
+    """Linear → ReLU → … → Linear from each linear's given (weight, bias): the judge knows every weight."""
+    import torch
+
+    mods: list[Any] = []
+    for weight, bias in layers:
+        w, b = decode(weight, env), decode(bias, env)
+        linear = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            linear.weight.copy_(w)
+            linear.bias.copy_(b)
+        mods += [linear, torch.nn.ReLU()]
+    env[name] = torch.nn.Sequential(*mods[:-1])
+
+
+def _requires_grad(env: dict[str, Any], name: str) -> None:
+    """Make every tensor of the dict ``env[name]`` record its gradient."""
+    for tensor in env[name].values():
+        tensor.requires_grad_(True)
+
+
+def _backward_grads(env: dict[str, Any], loss: str, params: str, store: str) -> None:
+    """Backpropagate ``env[loss]`` and store the gradient of each tensor of the dict ``env[params]`` (None
+    where it got none) or, when the value has no autograd graph, a sentence saying so."""
+    out = env[loss]
+    if not hasattr(out, "backward") or not getattr(out, "requires_grad", False):
+        env[store] = "no autograd graph"
+        return
+    out.backward()
+    env[store] = {k: (None if v.grad is None else v.grad.detach().clone()) for k, v in env[params].items()}
+
+
+HELPERS.update({"quadratic_train_step": _quadratic_train_step, "mlp": _mlp, "requires_grad": _requires_grad,
+                "backward_grads": _backward_grads})
+
+
 def describe_error(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "submission" in f.filename or
               f.filename.endswith("submission.py")]

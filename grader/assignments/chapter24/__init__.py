@@ -6,12 +6,18 @@ its part of the reference solution (grader/reference/chapter24.py) and its tests
 """
 
 from grader.assignments.assignment import Assignment
-from grader.assignments.chapter24 import collate, dare, lora, merge, ties
+from grader.assignments.chapter24 import (chat_template, collate, dare, data_mixing, ewc, lora, lr_finder, merge,
+                                          multi_lora, ties)
 
 EXERCISES = (
     lora.EXERCISE,      # 24.11
     merge.EXERCISE,     # 24.12
     collate.EXERCISE,   # 24.13
+    lr_finder.EXERCISE,  # 24.14
+    ewc.EXERCISE,       # 24.16
+    multi_lora.EXERCISE,  # 24.17
+    data_mixing.EXERCISE,  # 24.18
+    chat_template.EXERCISE,  # 24.20 (d)
     ties.EXERCISE,      # 24.21
     dare.EXERCISE,      # 24.26
 )
