@@ -19,3 +19,11 @@ def console():
 
 # hostile submissions for the sandbox tests: data, never to be imported by pytest itself
 collect_ignore_glob = ["grader/code/attacks/*"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_warm_jails():
+    """The mutation tests' warm jails (tests/mutation.py) end with the session."""
+    yield
+    if "mutation" in sys.modules:
+        sys.modules["mutation"].close_jails()

@@ -16,11 +16,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from mutation import SEED, full_marks, reference
+import mutation
+from mutation import full_marks, reference
 
 from grader import assignments
-from grader.code.runner import grade_source
-from grader.sandbox import Jail
 
 STUDENTS = Path(__file__).resolve().parents[1] / "fixtures" / "students"
 
@@ -40,27 +39,9 @@ def source(fixture: str) -> str:
     return (STUDENTS / fixture).read_text()
 
 
-_JAILS: dict[bool, Jail] = {}  # needs torch → a warm jail, for this module only
-
-
-def _jail(torch: bool) -> Jail:
-    """A torch jail costs seconds to start, a graded run in a warm one well under one: one jail per kind for the
-    whole module, closed at its end."""
-    if torch not in _JAILS:
-        _JAILS[torch] = Jail(preload_torch=torch)
-    return _JAILS[torch]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_jails():
-    yield
-    while _JAILS:
-        _JAILS.popitem()[1].close()
-
-
 def grade(text: str, aid: str):
-    """Grade ``text`` in the real sandbox on the mutation tests' hidden inputs, in this module's warm jail."""
-    return grade_source(text.encode(), aid, seed=SEED, jail=_jail(assignments.get(aid).needs_torch))
+    """Grade ``text`` in the real sandbox on the mutation tests' hidden inputs, in the session's warm jail."""
+    return mutation.grade(text, aid)
 
 
 @cache
