@@ -1,6 +1,5 @@
-"""Reference solutions of the graded torch exercises of Chapter 24 (24.11, 24.12, 24.13, 24.21, 24.26; then one
-section each for 24.14, 24.16, 24.17, 24.18 and 24.20 (d)), in the conventions `peftcalc grade --spec chapter24`
-publishes. Graded like any submission, they score full marks."""
+"""Reference solutions of the graded torch exercises of Chapter 24 (those `peftcalc grade --spec chapter24` lists),
+in the conventions it publishes, one section per exercise. Graded like any submission, they score full marks."""
 
 import torch
 from torch import nn
@@ -275,3 +274,151 @@ def validate_chat(text, family):
     if foreign:
         errors.append(f"special tokens of another template: {', '.join(foreign)}")
     return errors
+# ---------------------------------------------------------------- 24.22 progressive unfreezing (a–b)
+
+def trainable_layers(step, n_layers, every_n, start=2, per_stage=2):
+    stage = step // every_n
+    count = min(n_layers, start + per_stage * stage)
+    return list(range(n_layers - count, n_layers))
+
+
+def apply_progressive_unfreezing(model, step, every_n, start=2, per_stage=2):
+    on = set(trainable_layers(step, len(model.layers), every_n, start, per_stage))
+    for i, block in enumerate(model.layers):
+        for p in block.parameters():
+            p.requires_grad_(i in on)
+    return model
+
+
+# ---------------------------------------------------------------- 24.23 hyperparameter search (a–b)
+
+import itertools
+import random
+
+
+def search_space():
+    space = []
+    for rank, lr, targets in itertools.product([4, 8, 16, 32, 64], [1e-5, 2e-5, 5e-5], ["qv", "qkvo", "all-linear"]):
+        for alpha in (rank, 2 * rank):
+            space.append({"rank": rank, "alpha": alpha, "lr": lr, "targets": targets})
+    return space
+
+
+def _best_of(configs, objective):
+    best, best_loss = None, float("inf")
+    for config in configs:
+        loss = objective(config)   # one training run per config: evaluate once, keep the loss
+        if loss < best_loss:
+            best, best_loss = config, loss
+    return best, best_loss
+
+
+def grid_search(space, objective):
+    return _best_of(space, objective)
+
+
+def random_search(space, objective, n, seed):
+    sample = random.Random(seed).sample(list(space), n)   # without replacement
+    return _best_of(sample, objective)
+
+
+# ---------------------------------------------------------------- 24.27 dataset quality (a–b)
+
+import re
+from collections import Counter
+
+
+def distinct_n(texts, n):
+    grams = []
+    for text in texts:
+        tokens = text.split()
+        grams += [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def instruction_template(instruction):
+    t = instruction.lower()
+    t = re.sub(r'"[^"]*"', "<str>", t)
+    t = re.sub(r"\d+(?:\.\d+)?", "<num>", t)
+    return " ".join(t.split())
+
+
+def unique_templates(instructions):
+    return len({instruction_template(s) for s in instructions})
+
+
+def task_distribution(tasks):
+    counts = Counter(tasks)
+    return {task: c / len(tasks) for task, c in counts.items()}
+
+
+def near_duplicates(embeddings, threshold=0.9):
+    unit = torch.nn.functional.normalize(embeddings.double(), dim=1)
+    sim = unit @ unit.T
+    i, j = torch.nonzero(torch.triu(sim >= threshold, diagonal=1), as_tuple=True)
+    return list(zip(i.tolist(), j.tolist()))
+
+
+# ---------------------------------------------------------------- 24.29 response-only loss masking (a–b)
+
+def response_only_labels(input_ids, response_mask):
+    return torch.where(response_mask.bool(), input_ids, torch.full_like(input_ids, -100))
+
+
+def all_token_labels(input_ids, attention_mask):
+    return torch.where(attention_mask.bool(), input_ids, torch.full_like(input_ids, -100))
+
+
+def masked_lm_loss(logits, labels):
+    shift_logits = logits[:, :-1, :]    # position t predicts token t + 1
+    shift_labels = labels[:, 1:]
+    return torch.nn.functional.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)),
+                                             shift_labels.reshape(-1), ignore_index=-100)
+
+
+# ---------------------------------------------------------------- 24.30 structured output (a, c)
+
+import json
+
+_TYPES = {"string": str, "array": list, "object": dict, "boolean": bool}
+
+
+def _parse_object(text, allow_fence=False):
+    text = text.strip()
+    if allow_fence:
+        fence = re.fullmatch(r"```(?:json)?[ \t]*\n(.*?)\n?[ \t]*```", text, re.S)
+        if fence:
+            text = fence.group(1)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def json_validity_rate(outputs, allow_fence=False):
+    if not outputs:
+        return 0.0
+    return sum(_parse_object(o, allow_fence) is not None for o in outputs) / len(outputs)
+
+
+def _has_type(value, kind):
+    if kind == "null":
+        return value is None
+    if isinstance(value, bool):          # bool is a subclass of int in Python, not a number in JSON
+        return kind == "boolean"
+    if kind == "integer":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kind == "number":
+        return isinstance(value, (int, float))
+    return isinstance(value, _TYPES[kind])
+
+
+def schema_valid(text, schema):
+    obj = _parse_object(text)
+    return obj is not None and all(key in obj and _has_type(obj[key], kind) for key, kind in schema.items())
+
+
+def compare_validity(before, after):
+    b, a = json_validity_rate(before), json_validity_rate(after)
+    return {"before": b, "after": a, "change": a - b}

@@ -471,6 +471,53 @@ def _call_model_double_lora(env: dict[str, Any], model: str, x: str, store: str)
             env[store] = twin(env[x])
     except Exception:  # noqa: BLE001 - only a diagnosis: without it the judge names no cause
         env[store] = None
+def _block_model(env: dict[str, Any], name: str, n_layers: int, seed: int) -> None:
+    """A model of ``n_layers`` blocks in ``model.layers`` (24.22), each Linear(4, 4) → LayerNorm(4): a block has
+    weights, biases and norm parameters, so freezing "the block" means all of them."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = torch.nn.Module()
+    model.layers = torch.nn.ModuleList(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+                                       for _ in range(n_layers))
+    env[name] = model
+
+
+def _trainable_blocks(env: dict[str, Any], model: str, store: str) -> None:
+    """Per block of ``model.layers``: 1 if every parameter requires grad, 0 if none does, 0.5 if some do."""
+    out = []
+    for block in env[model].layers:
+        flags = [bool(p.requires_grad) for p in block.parameters()]
+        out.append(1.0 if all(flags) else 0.5 if any(flags) else 0.0)
+    env[store] = out
+
+
+_CONFIG_KEYS = ("rank", "alpha", "lr", "targets")
+
+
+def _table_objective(env: dict[str, Any], name: str, configs: list[dict[str, Any]], losses: list[float],
+                     log: str) -> None:
+    """objective(config) -> its validation loss, read from a table (24.23); each call appends the config's index
+    to ``env[log]`` (each call stands for a training run, so the grader counts them)."""
+    index = {tuple(c[k] for k in _CONFIG_KEYS): i for i, c in enumerate(configs)}
+    calls = env.setdefault(log, [])
+
+    def objective(config: Any) -> float:
+        try:
+            i = index[tuple(config[k] for k in _CONFIG_KEYS)]
+        except (KeyError, TypeError, IndexError):
+            raise TypeError("objective(config) takes one configuration of the space it was given "
+                            "(a dict with rank, alpha, lr, targets)") from None
+        calls.append(i)
+        return float(losses[i])
+
+    env[name] = objective
+
+
+def _chunked(env: dict[str, Any], src: str, size: int, store: str) -> None:
+    """A long sequence as {"n": its length, "chunks": lists of ``size`` items} (a returned list keeps 64 items)."""
+    items = list(env[src])
+    env[store] = {"n": len(items), "chunks": [items[i:i + size] for i in range(0, len(items), size)]}
 
 
 HELPERS = {"seed": _seed, "linear": _linear, "tensor_input": _tensor_input, "set_param": _set_param, "perturb_lora_B": _perturb_lora_b, "set_fit": _set_fit, "zero_if_present": _zero_if_present,
@@ -535,6 +582,9 @@ def _backward_grads(env: dict[str, Any], loss: str, params: str, store: str) -> 
 
 HELPERS.update({"quadratic_train_step": _quadratic_train_step, "mlp": _mlp, "requires_grad": _requires_grad,
                 "backward_grads": _backward_grads})
+
+HELPERS.update({"block_model": _block_model, "trainable_blocks": _trainable_blocks, "table_objective": _table_objective,
+                "chunked": _chunked})
 
 
 def describe_error(exc: BaseException) -> str:
