@@ -67,12 +67,14 @@ def describe_model(model: Any) -> dict[str, Any]:
 
 def _arch(model: Any):
     from peftcalc.arch.hf_config import arch_from_config
-    from peftcalc.calc import resolve_arch
+    from peftcalc.arch.presets import load_preset
 
     spec = describe_model(model)
     if "cfg" in spec:
         return arch_from_config(spec["cfg"], name="9.mini.model")
-    return resolve_arch(model=spec["model"])
+    # a bundled preset (by name, Hugging Face id or alias) only: never the grading machine's own HF cache, which
+    # would make a grade depend on what that machine happens to have downloaded
+    return load_preset(spec["model"])
 
 
 def _targets(targets: Any) -> list[str] | str:
