@@ -21,6 +21,7 @@ MODULES = {
     "stage9": "grader.assignments.stage9",
     "chapter24": "grader.assignments.chapter24",
     "lesson19": "grader.assignments.lesson19",
+    "section9.6": "grader.assignments.section9_6",
 }
 
 

@@ -587,6 +587,70 @@ HELPERS.update({"block_model": _block_model, "trainable_blocks": _trainable_bloc
                 "chunked": _chunked})
 
 
+# ---- section 9.6: arrays found by shape, repeated calls --------------------------------------------------------
+
+_SHAPE_SEARCH_NODES = 10_000  # objects visited at most: a submission's own structure, never a library's
+
+
+def _set_nested_of_shape(env: dict[str, Any], obj: str, shape: list[int], value: Any, store: str,
+                         transposed: bool = False) -> None:
+    """Set every array of exactly ``shape`` held by ``obj`` or by anything it holds — attributes of the
+    submission's own classes, dicts, lists — to ``value``; with ``transposed``, an array of the reversed
+    2-D shape is set to ``value.T`` (a weight kept out × in). Libraries' objects (numpy, modules) are never
+    entered. ``store``: how many arrays were set (0: none of that shape)."""
+    np = _np()
+    new = np.asarray(decode(value, env), dtype=np.float64)
+    want = tuple(shape)
+    flipped = want[::-1] if transposed and len(want) == 2 and want[0] != want[1] else None
+    count, visited = 0, 0
+    stack, seen = [env[obj]], set()
+    while stack and visited < _SHAPE_SEARCH_NODES:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        visited += 1
+        if isinstance(item, dict):
+            members = list(item.items())
+        elif isinstance(item, list):
+            members = list(enumerate(item))
+        elif type(item).__module__ == "submission" and hasattr(item, "__dict__"):
+            members = list(vars(item).items())
+        else:
+            continue
+        for key, val in members:
+            if isinstance(val, np.ndarray):
+                got = tuple(val.shape)
+                if got not in (want, flipped):
+                    continue
+                replacement = new.copy() if got == want else new.T.copy()
+                if isinstance(item, (dict, list)):
+                    item[key] = replacement
+                else:
+                    setattr(item, key, replacement)
+                count += 1
+            elif isinstance(val, (dict, list)) or type(val).__module__ == "submission":
+                stack.append(val)
+    env[store] = count
+
+
+def _call_repeatedly(env: dict[str, Any], obj: str, func: str, args: list[Any], times: int, store: str) -> None:
+    """Call ``obj.func(*args)`` ``times`` times (at most 10,000) and store the results stacked as one
+    float64 array, first axis = the call: a random layer's samples cross back as one array."""
+    np = _np()
+    fn = getattr(env[obj], func)
+    decoded = decode(args, env)
+
+    def fresh() -> list[Any]:  # a copy per call: a forward that writes into its input spoils only its own call
+        return [a.copy() if isinstance(a, np.ndarray) else a for a in decoded]
+
+    env[store] = np.stack([np.asarray(fn(*fresh()), dtype=np.float64) for _ in range(min(int(times), 10_000))])
+
+
+HELPERS["set_nested_of_shape"] = _set_nested_of_shape
+HELPERS["call_repeatedly"] = _call_repeatedly
+
+
 def describe_error(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "submission" in f.filename or
               f.filename.endswith("submission.py")]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import assignments
 from grader.batch import grade_class
 from grader.sandbox import Limits, isolation_available, issued_uids
 from grader.gradebook import Gradebook
@@ -31,7 +32,10 @@ from grader.gradebook import Gradebook
 HERE = Path(__file__).parent
 # stored as .py.txt so that no tool (pytest --doctest-modules, linters) ever imports them by accident
 ATTACKS = sorted(p for p in (HERE / "attacks").glob("*.py.txt") if not p.name.startswith("empty"))
-REFERENCE = HERE.parents[2] / "grader" / "reference" / "stage9.py"
+REFERENCES = HERE.parents[2] / "grader" / "reference"
+# the attacks aim at stage9's names; section9.6's checks call some of the same (LoRALayer), and its judges
+# (shape searches, repeated calls, statistics) must hold against them too
+ASSIGNMENTS = ("stage9", "section9.6")
 MARKERS = [Path("/tmp/peftcalc-attack-marker"), Path("/work/attack-marker"), Path("/tmp/peftcalc-pwned")]
 
 
@@ -60,10 +64,10 @@ def _stray_processes() -> list[str]:
             if uid in uids or descends_from_us(pid)]
 
 
-def _hostile_folders(subs: Path, secret_file: Path) -> list[tuple[str, Path]]:
+def _hostile_folders(subs: Path, secret_file: Path, reference_file: Path) -> list[tuple[str, Path]]:
     """Submissions whose folder (or file) attacks the grader that reads it: each would score full marks,
     or leak a host file, if the grader followed, opened or read what it must not."""
-    reference = REFERENCE.read_bytes()
+    reference = reference_file.read_bytes()
     made: list[tuple[str, Path]] = []
 
     def folder(name: str) -> Path:
@@ -120,38 +124,40 @@ def _ipc_objects() -> set[tuple[str, str]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def batch(request, tmp_path_factory):
     if isolation_available() != "namespace":
         pytest.skip("needs root and util-linux unshare/setpriv for the namespace sandbox")
     for m in MARKERS:
         m.unlink(missing_ok=True)
+    aid = request.param
+    reference_file = REFERENCES / assignments.get(aid).reference
     subs = tmp_path_factory.mktemp("class")
     for attack in ATTACKS:
         shutil.copy(attack, subs / attack.name.removesuffix(".txt"))
     shutil.copy(HERE / "attacks" / "empty.py.txt", subs / "empty.py")
     classmate_secret = f"classmate-secret-{os.urandom(8).hex()}"
-    (subs / "correct.py").write_text(REFERENCE.read_text() + f"\n# {classmate_secret}\n")
+    (subs / "correct.py").write_text(reference_file.read_text() + f"\n# {classmate_secret}\n")
     host_secret = f"host-secret-{os.urandom(8).hex()}"
     secret_file = Path("/root") / f".peftcalc-test-{os.getpid()}"
-    secret_file.write_text(f"# {host_secret}\n" + REFERENCE.read_text())
+    secret_file.write_text(f"# {host_secret}\n" + reference_file.read_text())
     secret_file.chmod(0o600)
     box_root = tmp_path_factory.mktemp("boxes")  # the grader's temp root for this batch alone
     db = Gradebook(subs / "grades.sqlite")
     submissions = [(p.stem, p) for p in sorted(subs.glob("*.py")) if p.is_file() and not p.is_symlink()]
-    submissions += _hostile_folders(subs, secret_file)
+    submissions += _hostile_folders(subs, secret_file, reference_file)
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(tempfile, "tempdir", str(box_root))
             started = time.monotonic()
-            results = grade_class(submissions, "stage9", jobs=2, db=db, run_seed=7,
+            results = grade_class(submissions, aid, jobs=2, db=db, run_seed=7,
                                   limits=Limits(check_seconds=1.5, budget_seconds=6))
             seconds = time.monotonic() - started
     finally:
         secret_file.unlink()
-    rows = db.rows("stage9")
+    rows = db.rows(aid)
     db.close()
-    return {"results": {r.submission: r for r in results}, "rows": rows, "box_root": box_root,
+    return {"aid": aid, "results": {r.submission: r for r in results}, "rows": rows, "box_root": box_root,
             "submissions": submissions, "secrets": (classmate_secret, host_secret), "db": subs / "grades.sqlite",
             "seconds": seconds}
 
@@ -241,7 +247,8 @@ def test_gradebook_intact(batch):
 def test_regrade_skips_unchanged(batch, tmp_path):
     db = Gradebook(tmp_path / "g.sqlite")
     one = [s for s in batch["submissions"] if s[0] == "correct"]
-    assert len(grade_class(one, "stage9", db=db, run_seed=1)) == 1
-    assert grade_class(one, "stage9", db=db, run_seed=1) == []          # same content: skipped
-    assert len(grade_class(one, "stage9", db=db, run_seed=1, regrade=True)) == 1
+    aid = batch["aid"]
+    assert len(grade_class(one, aid, db=db, run_seed=1)) == 1
+    assert grade_class(one, aid, db=db, run_seed=1) == []          # same content: skipped
+    assert len(grade_class(one, aid, db=db, run_seed=1, regrade=True)) == 1
     db.close()
