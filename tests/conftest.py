@@ -21,9 +21,10 @@ def console():
 collect_ignore_glob = ["grader/code/attacks/*"]
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _close_warm_jails():
-    """The mutation tests' warm jails (tests/mutation.py) end with the session."""
+    """The mutation tests' warm jails (tests/mutation.py) end with the module that used them: the attack suite
+    checks that nothing of its own batch is left running, and a warm jail would look like something."""
     yield
     if "mutation" in sys.modules:
         sys.modules["mutation"].close_jails()

@@ -20,12 +20,12 @@ def reference(aid: str) -> str:
     return (REFERENCE / assignments.get(aid).reference).read_text()
 
 
-_JAILS: dict[bool, object] = {}  # needs torch → one warm jail for the whole test session
+_JAILS: dict[bool, object] = {}  # needs torch → one warm jail, for one test module
 
 
 def jail(torch: bool):
     """A torch jail costs ~2 s of CPU to start, a graded run in a warm one ~0.2 s: one jail per kind, reused
-    (a jail left dirty by a submission replaces itself), closed when the session ends (tests/conftest.py)."""
+    (a jail left dirty by a submission replaces itself), closed when the module ends (tests/conftest.py)."""
     from grader.sandbox import Jail
 
     if torch not in _JAILS:

@@ -49,7 +49,7 @@ from grader.sandbox.protocol import (DEFAULT_LIMITS, MAX_JOB_BYTES, Limits, Line
                                      encode_line, record_from)
 
 HERE = Path(__file__).parent
-JAIL_FILES = ("harness.py", "ops.py", "protocol.py")  # what the jail gets of the grader: these copies only
+JAIL_FILES = ("harness.py", "ops.py", "helpers_numpy.py", "helpers_torch.py", "readings.py", "protocol.py")  # what the jail gets of the grader: these copies only
 NEVER_IN_JAIL = ("peftcalc", "answers", "grader")
 # one BLAS thread: the checks' matrices are tiny, and a BLAS thread pool in the jail's init would be shut down
 # and restarted around every fork (and count against the jail's process limit)
