@@ -111,7 +111,8 @@ def params(
     counted = spec.count(cfg, arch)
     base = arch.total_params
     notes = arch.notes + counted.notes + _unmatched_note(arch, cfg, spec.name)
-    head_copy = _task_head_copy(arch, cfg)
+    # full fine-tuning trains the head with everything else: there is no peft wrapper to copy it
+    head_copy = 0 if spec.name == "full" else _task_head_copy(arch, cfg)
     if head_copy:
         counted = dataclasses.replace(counted, trainable=counted.trainable + head_copy, added=counted.added + head_copy,
                                       saved=counted.saved + head_copy,

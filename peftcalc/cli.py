@@ -288,6 +288,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from answers.cli import add_command as add_answer_command
 
     add_answer_command(sub)
+    from peftcalc.experiments.cli import add_command as add_experiment_command
+
+    add_experiment_command(sub, strict_int=strict_int, name_list=name_list)
     from grader.cli import add_command as add_grade_command
 
     add_grade_command(sub)

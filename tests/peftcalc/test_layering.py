@@ -1,4 +1,5 @@
-"""The one-way flow: torch only under peftcalc/verify; the library never imports the grader or answers.
+"""The one-way flow: torch only under peftcalc/verify (and the experiments that train models); the library
+never imports the grader or answers.
 
 The command line (``peftcalc/cli.py``) is the one consumer layered on top of everything: it registers the
 ``answer`` and ``grade`` commands, whose code lives in ``answers/`` and ``grader/``.
@@ -24,12 +25,24 @@ def imported_modules(path: Path) -> set[str]:
 
 # the one optional backend outside verify: --via transformers, imported only when asked for
 VIA = PKG / "arch" / "via_transformers.py"
+# `peftcalc experiment miniproject` trains models: torch's side, like verify, imported only by its command
+EXPERIMENT = PKG / "experiments" / "miniproject.py"
 
 
 def test_torch_only_in_verify():
-    offenders = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py")
-                 if "verify" not in p.parts and p != VIA and {"torch", "transformers", "peft"} & imported_modules(p)]
+    offenders = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if "verify" not in p.parts
+                 and p not in (VIA, EXPERIMENT) and {"torch", "transformers", "peft"} & imported_modules(p)]
     assert offenders == []
+
+
+def test_the_experiment_is_imported_only_inside_functions():
+    for path in PKG.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module
+               and n.module.startswith("peftcalc.experiments.miniproject")]
+        top += [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "peftcalc.experiments"
+                and any(a.name == "miniproject" for a in n.names)]
+        assert top == [], f"{path.relative_to(PKG)} imports the torch experiment at module level"
 
 
 def test_via_transformers_is_imported_only_inside_functions():

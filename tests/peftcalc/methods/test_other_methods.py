@@ -126,6 +126,18 @@ def test_full_is_the_whole_model():
     assert res.trainable_params == res.base_params == res.total_params == 124_439_808
 
 
+def test_full_on_a_classifier_has_no_head_copy():
+    # peft copies a sequence classifier's head for its tuners (modules_to_save); full fine-tuning has no copy
+    from peftcalc.arch.hf_config import arch_from_config
+
+    arch = arch_from_config({"model_type": "llama", "architectures": ["LlamaForSequenceClassification"],
+                             "num_labels": 5, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                             "num_key_value_heads": 4, "intermediate_size": 128, "vocab_size": 8})
+    res = params("full", arch=arch)
+    assert res.trainable_params == res.base_params == res.total_params == arch.total_params == 83_072
+    assert params("lora", arch=arch, r=4).trainable_params == 2 * 2 * 4 * (64 + 64) + 5 * 64  # + the head copy
+
+
 def test_matrix_mode_refuses_whole_model_methods():
     with pytest.raises(InputError, match="a real model"):
         params("ln_tuning", d=4096)
