@@ -178,3 +178,10 @@ def test_quick_json_subprocess(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and data["plot"] == str(plot)
     # without a terminal there is no progress bar: stderr stays empty
     assert proc.stderr == ""
+    # a student who states this model in 9.mini (the analytical grader) is graded against the same counts
+    from grader.analytic import grade_answers
+
+    stated = {"model": data["model"]["config"], "targets": ",".join(data["model"]["lora_targets"]),
+              **{m: str(rows[m]["params"]) for m in ("full", "lora_r4", "lora_r16")}}
+    graded = [p for p in grade_answers("stage9", {"9.mini": stated}).parts if p.id.startswith("9.mini.")]
+    assert len(graded) == 3 and all(p.score == p.max_score for p in graded), [p.feedback for p in graded]
