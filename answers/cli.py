@@ -14,7 +14,7 @@ def add_command(sub: Any) -> None:
                        description="Worked answers to every analytical question of the seeds: assumptions, "
                                    "formula, substitution, result, accepted conventions and grading rubric.",
                        epilog="examples:\n  peftcalc answer 24.4d\n  peftcalc answer 9.2a --set r=16\n"
-                              "  peftcalc answer --list\n  peftcalc answer --all --format markdown > ANSWERS.md",
+                              "  peftcalc answer --list\n  peftcalc answer --all --format markdown   # the key (ANSWERS.md: scripts/refresh_docs.py)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("id", nargs="?", help="part ID, e.g. 9.2a, 24.4d, 19.1.lora_r8_params")
     what = p.add_mutually_exclusive_group()
@@ -71,9 +71,7 @@ def run(ns: argparse.Namespace) -> int:
         if fmt == "json":
             _print_json([a.to_json() for a in every])
         elif fmt == "markdown":
-            from grader.coverage import coverage_markdown  # the key, then what the grader does with it
-
-            sys.stdout.write(render_markdown(every) + "\n" + coverage_markdown())
+            sys.stdout.write(render_markdown(every))
         else:
             print("\n\n".join(render_text(a) for a in every))
         return 0

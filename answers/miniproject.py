@@ -21,6 +21,7 @@ SRC = "seed 000, Stage 9 Mini-Project: LoRA Fine-tuning (the comparison table)"
 # a student's description is data from a submission: bounded before peftcalc builds anything from it
 MAX_LAYERS = 1024
 MAX_KEYS = 200
+MAX_NUMBER_CHARS = 30  # int() of thousands of digits is slow, and Python refuses past 4,300
 DEFAULT_MODEL = "gpt2"
 DEFAULT_TARGETS = "c_attn"
 
@@ -41,6 +42,8 @@ def config_value(value: Any, depth: int = 0) -> Any:
         return text.lower() == "true"
     if text.lower() in ("null", "none", "~"):
         return None
+    if len(text) > MAX_NUMBER_CHARS and re.fullmatch(r"[-+.\deE]+", text):
+        raise InputError("9.mini.model", f"a number of {len(text)} characters", "a config.json value")
     if re.fullmatch(r"[-+]?\d+", text):
         return int(text)
     if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):

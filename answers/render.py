@@ -84,7 +84,7 @@ def render_markdown(answers: list[Answer]) -> str:
     """The whole key as one Markdown document (regenerate: ``peftcalc answer --all --format markdown``)."""
     out = ["# peftcalc answer key", "",
            "Worked answers to every analytical question of the course seeds, computed by `peftcalc` "
-           "(`answers/`), not typed in. Regenerate with `peftcalc answer --all --format markdown > ANSWERS.md`; "
+           "(`answers/`), not typed in. Regenerate with `python scripts/refresh_docs.py`; "
            "a test fails when this copy is stale. GB = 10⁹ B, GiB = 2³⁰ B.", ""]
     section = None
     for ans in answers:

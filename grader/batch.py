@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,15 @@ def _open(snap: Snapshot, assignment: str, name: str, *, student: str | None = N
     code, answers = snap.code(), snap.answers()
     sub = _Submission(name, assignment, snap.digest(assignment), [], list(snap.refused))
     if answers:
-        res = grade_file(snap.path_of(answers[0][0]), assignment, student=student, seed=seed)
+        try:
+            res = grade_file(snap.path_of(answers[0][0]), assignment, student=student, seed=seed)
+        except Exception as exc:  # noqa: BLE001 - one submission's data costs that submission only
+            # a bug of ours that this file's data reached: 0 on its parts with the error, for staff to report
+            why = f"the grader failed on this answer file ({type(exc).__name__}: {str(exc)[:200]}); flagged for review"
+            res = SubmissionResult(name, assignment, [replace(p, feedback=why, status="unreadable", needs_review=True)
+                                                      for p in nothing_graded(assignment, why)
+                                                      if p.id not in assignments.get(assignment).exercise_ids],
+                                   [why], {})
         sub.parts += res.parts
         sub.messages += res.messages
         if len(answers) > 1:
@@ -74,8 +82,6 @@ def _close(sub: _Submission, box: Any) -> SubmissionResult:
 
 def nothing_graded(assignment: str, why: str) -> list[Any]:
     """The result of a submission in which nothing could be graded: 0 on every part and exercise, with why."""
-    from dataclasses import replace
-
     from grader.result import PartResult
 
     declared = assignments.get(assignment)

@@ -29,6 +29,15 @@ class CodeCheck:
     ops: list[dict[str, Any]]
     judge: Judge
 
+    def grade(self, values: Any, error: str | None) -> tuple[Fraction, str]:
+        """The judge's verdict on a record, which it always sees with one value per ``return`` op of the plan:
+        the submission owns the fork that writes its records, so a record with fewer or more values (or none)
+        is read as one that returned nothing where values are missing."""
+        if values is not None:
+            count = sum(op.get("op") == "return" for op in self.ops)
+            values = ((list(values) if isinstance(values, list) else []) + [None] * count)[:count]
+        return self.judge(values, error)
+
 
 def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode()

@@ -94,11 +94,11 @@ def score(prepared: Prepared, box: SandboxResult | None) -> SubmissionResult:
             share, msg = Fraction(0), "no result (the submission's process ended before this check)"
         elif record.get("ok"):
             try:
-                share, msg = check.judge(record.get("values"), None)
+                share, msg = check.grade(record.get("values"), None)
             except Exception as exc:  # malformed data from the child: the student's loss, never ours
                 share, msg = Fraction(0), f"the returned data could not be judged ({type(exc).__name__})"
         else:
-            share, msg = check.judge(None, str(record.get("error", "failed")))
+            share, msg = check.grade(None, str(record.get("error", "failed")))
             if str(record.get("error", "")).startswith("time limit"):
                 msg = f"{record['error']} in {check.id} ({check.title})"
         share = min(max(Fraction(share), Fraction(0)), Fraction(1))

@@ -94,6 +94,28 @@ def _manager_view(env: dict[str, Any], obj: str, layer: str, name: str, store: s
     env[store] = {"base": base, "marks": marks}
 
 
+def _combination_view(env: dict[str, Any], obj: str, layer: str, returned: str, store: str) -> None:
+    """9.11: where a LoRAManager may keep a combination of adapters — base_model[layer], each stored adapter's
+    B @ A for that layer (in ``adapters``, 32 at most), and what combine_adapters returned."""
+    np = _np()
+    mgr = env[obj]
+    deltas = []
+    adapters = getattr(mgr, "adapters", None)
+    for weights in list(adapters.values())[:32] if type(adapters) is dict else []:
+        pair = weights.get(layer) if type(weights) is dict else None
+        if type(pair) is dict and "A" in pair and "B" in pair:
+            try:
+                deltas.append(np.asarray(pair["B"], dtype=np.float64) @ np.asarray(pair["A"], dtype=np.float64))
+            except (TypeError, ValueError):
+                continue
+    out = env.get(returned)
+    if type(out) is dict:
+        out = out.get(layer)
+    base = getattr(mgr, "base_model", {})
+    env[store] = {"deltas": deltas, "base": base.get(layer) if type(base) is dict else None,
+                  "returned": out if hasattr(out, "shape") else None}
+
+
 def _probe_levels(env: dict[str, Any], q: str, scale: str, zero_point: str, store: str) -> None:
     """9.12: every level the submission's dequantize_4bit gives each weight — each 4-bit code in turn, in every
     position, with the submission's own scale and zero_point: {"codes", "levels" [code, *shape]} or {"error"}."""
@@ -221,6 +243,7 @@ HELPERS = {
     "set_array_of_shape": _set_array_of_shape,
     "perturb_zero_arrays": _perturb_zero_arrays,
     "manager_view": _manager_view,
+    "combination_view": _combination_view,
     "probe_levels": _probe_levels,
     "quadratic_train_step": _quadratic_train_step,
     "table_objective": _table_objective,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,47 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         pass
+
+
+def processes_of(uid: int, *, besides: int | None = None) -> list[int]:
+    """The pids running under ``uid`` (``besides``: one to leave out, the jail's own init)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == besides:
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            out.append(int(entry.name))
+    return out
+
+
+SHARED_WRITABLE = ("/tmp", "/dev/shm")  # what every uid may write on a host without namespaces
+
+
+def files_of(uid: int, roots: tuple[str, ...] = SHARED_WRITABLE, limit: int = 1000) -> list[Path]:
+    """Files and folders owned by ``uid`` in the host's shared writable places (at most ``limit``)."""
+    found: list[Path] = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root, onerror=lambda exc: None):
+            keep = []
+            for name in dirs + files:
+                path = Path(folder) / name
+                try:
+                    st = path.lstat()
+                except OSError:
+                    continue
+                if st.st_uid == uid:
+                    found.append(path)  # removed whole: no need to look inside
+                elif name in dirs and st.st_mode & stat.S_IWOTH and stat.S_ISDIR(st.st_mode):
+                    keep.append(name)  # only a folder anyone may write can hold the uid's files
+                if len(found) >= limit:
+                    return found
+            dirs[:] = keep
+    return found
 
 
 def sweep(uids: set[int], wait: float = 5.0) -> None:

@@ -383,6 +383,9 @@ class Jail:
     def _finish(self, killed: str, *, clean: bool, drop: bool = False, why: str = "") -> SandboxResult:
         job, self.job = self.job, None
         assert job is not None
+        if clean and self.isolation == "user":
+            left = self._left_on_host()
+            clean, why = not left, ", ".join(left) or why
         if not clean and self.proc is not None:
             host.kill(self.proc)  # before reading its output: nothing in it writes any more
         stdout, stderr = (self._output(p) for p in self.out_paths)
@@ -395,6 +398,21 @@ class Jail:
                 notes.append(f"the jail was replaced after this submission (it left: {why})")
         return SandboxResult({} if drop else job.records, stdout, stderr, time.monotonic() - job.started,
                              self.isolation, killed, notes)
+
+    def _left_on_host(self) -> list[str]:
+        """What a submission left outside its work folder, without namespaces to end it: processes under the
+        jail's uid besides its init (a setsid daemon escapes the forks' process groups), files of that uid in
+        the host's /tmp and /dev/shm. Any of it discards the jail (its replacement gets a fresh uid), and
+        removes the files."""
+        init = self.proc.pid if self.proc is not None else None
+        left = [f"process {pid}" for pid in host.processes_of(self.uid, besides=init)]
+        for path in host.files_of(self.uid):
+            left.append(f"file {path}")
+            try:
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            except OSError:
+                pass
+        return left[:10]
 
     def _output(self, path: Path) -> str:
         """What the submission printed (its first ``output_bytes``), then the file is emptied for the next."""

@@ -19,8 +19,12 @@ def encoder_heads(prefix: str) -> dict[str, str]:
 
 def num_labels(cfg: Mapping[str, Any]) -> int:
     """transformers' ``num_labels``: the length of ``id2label`` when the config has one, else 2."""
+    from peftcalc.arch.builder import Reader
+
     labels = cfg.get("id2label")
-    return len(labels) if isinstance(labels, Mapping) and labels else int(cfg.get("num_labels", 2) or 2)
+    if isinstance(labels, Mapping) and labels:
+        return len(labels)
+    return Reader(cfg, "config.json").int("num_labels", default=2) if cfg.get("num_labels") else 2
 
 
 def build_encoder(cfg: Mapping[str, Any], name: str, head: str, *, root: str, mlm: str) -> Arch:

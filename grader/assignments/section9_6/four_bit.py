@@ -67,12 +67,14 @@ def judge_round_trip(w: np.ndarray, codes: np.ndarray | None, deq: np.ndarray | 
                      f"values of W's shape {w.shape}")
         return share, notes
     flat_w, flat_d = w.reshape(-1), deq.reshape(-1)
-    too_many, not_nearest, over = [], 0, []
+    too_many, not_nearest, over, single = [], 0, [], []
     for k, start in enumerate(range(0, flat_w.size, block_size)):
         bw, bd = flat_w[start:start + block_size], flat_d[start:start + block_size]
         levels = np.unique(bd)
         if levels.size > 16:
             too_many.append((k, levels.size))
+        if levels.size == 1 and np.unique(bw).size > 1:
+            single.append(k)
         absmax = float(np.max(np.abs(bw)))
         nearest = np.min(np.abs(bw[:, None] - levels[None, :]), axis=1)
         err = np.abs(bw - bd)
@@ -80,15 +82,20 @@ def judge_round_trip(w: np.ndarray, codes: np.ndarray | None, deq: np.ndarray | 
         bound, scheme = block_bound(bw, levels)
         if float(err.max()) > bound:
             over.append((k, float(err.max()), bound, scheme))
-    if not too_many:
+    # levels and rounding earn their quarters only where a block has levels to round to: all-zero codes dequantized
+    # to zeros have one level, "nearest" to every weight, and say nothing about quantizing
+    if not too_many and not single:
         share += Fraction(1, 4)
-    else:
+    elif single and not too_many:
+        notes.append(f"{len(single)} block(s) dequantize to a single value (e.g. block {single[0]}): a 4-bit code "
+                     "book has up to 16 levels, and a block of different weights needs more than one")
+    elif too_many:
         k, n = too_many[0]
         notes.append(f"block {k} has {n} distinct dequantized values: 4 bits give at most 16 per block (a block is "
                      f"block_size = {block_size} consecutive weights of W.flatten(), as bitsandbytes)")
-    if not not_nearest:
+    if not not_nearest and not single:
         share += Fraction(1, 4)
-    else:
+    elif not_nearest:
         notes.append(f"{not_nearest} weights are not dequantized to their block's nearest level: round to the "
                      "nearest code, don't truncate")
     if not over:

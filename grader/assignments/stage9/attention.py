@@ -49,6 +49,11 @@ def _mha(rng: np.random.Generator) -> list[CodeCheck]:
             return NONE, f"forward returned {shape_text(before)}, expected {x.shape}"
         if value(vals[2]) == 0:
             return F(1, 2), "no zero-initialised LoRA B of shape (d_model, rank) found to perturb: cannot check merging"
+        at_init = as_array(vals[3])
+        if at_init is None or close(at_init, before, rtol=1e-9, atol=1e-12) or close(before, x, rtol=1e-9, atol=1e-12):
+            # an output the LoRA B matrices do not move (or the input itself) is kept by any merge
+            return NONE, ("forward ignores the LoRA path: giving the zero B matrices values must change the output "
+                          "(Q and V are W x + scaling·B A x)")
         if close(after, before, rtol=1e-5, atol=1e-7):
             return FULL, "output unchanged by merge_lora()"
         return F(1, 3), "merge_lora() changes the output: the merged weights must equal W + scaling·BA"
@@ -57,11 +62,12 @@ def _mha(rng: np.random.Generator) -> list[CodeCheck]:
                          [{"op": "exec", "helper": "seed", "args": [3]},
                           {"op": "new", "cls": "LoRAMultiHeadAttention", "args": [d, h], "kwargs": {"rank": r},
                            "store": "m"},
+                          {"op": "call", "obj": "m", "func": "forward", "args": [arr(x)], "store": "y_init"},
                           {"op": "exec", "helper": "perturb_zero_arrays", "args": ["m", [d, r], 7, "perturbed"]},
                           {"op": "call", "obj": "m", "func": "forward", "args": [arr(x)], "store": "y0"},
                           {"op": "call", "obj": "m", "func": "merge_lora"},
                           {"op": "call", "obj": "m", "func": "forward", "args": [arr(x)], "store": "y1"},
-                          *returns("y0", "y1", "perturbed")], merge))
+                          *returns("y0", "y1", "perturbed", "y_init")], merge))
     return out
 
 

@@ -78,8 +78,29 @@ def _manager(rng: np.random.Generator) -> list[CodeCheck]:
             return NONE, "merge_adapter did not change base_model"
         return NONE, "merged weight is not W + B @ A"
 
+    weights = (0.5, 0.25)  # unequal: a combination that ignores them is told apart
+    by_delta = weights[0] * B1 @ A1 + weights[1] * B2 @ A2
+    by_factors = (weights[0] * B1 + weights[1] * B2) @ (weights[0] * A1 + weights[1] * A2)
+
     def combine(vals, err):
-        return (FULL, "combine_adapters ran") if vals is not None else failed(err)
+        if vals is None:
+            return failed(err)
+        seen = value(vals[0])
+        if not isinstance(seen, dict):
+            return NONE, "combine_adapters left nothing the grader could read"
+        found = [as_array(m) for m in (seen.get("deltas") or [])]
+        base, returned = as_array(seen.get("base")), as_array(seen.get("returned"))
+        candidates = [*found, None if base is None or base.shape != W.shape else base - W, returned,
+                      None if returned is None or returned.shape != W.shape else returned - W]
+        for got in candidates:
+            if close(got, by_delta):
+                return FULL, "the combination is Σ wᵢ·BᵢAᵢ (combining the ΔW)"
+            if close(got, by_factors):
+                return FULL, "the combination is (Σ wᵢBᵢ)(Σ wᵢAᵢ) (combining A and B)"
+        if any(close(got, B1 @ A1 + B2 @ A2) for got in candidates):
+            return NONE, "the adapters are added without their weights: ΔW = Σ wᵢ·BᵢAᵢ"
+        return NONE, ("no trace of the combination: after combine_adapters the grader looks for Σ wᵢ·BᵢAᵢ (or "
+                      "(Σ wᵢBᵢ)(Σ wᵢAᵢ)) as a stored adapter's B @ A, in base_model, or as the return value")
 
     base = {"op": "get", "obj": "mgr", "attr": "base_model.layer", "store": "w"}
     return [
@@ -91,9 +112,11 @@ def _manager(rng: np.random.Generator) -> list[CodeCheck]:
         CodeCheck("9.11.merge", "9.11", "merge_adapter adds B @ A", F(2),
                   [*setup, {"op": "call", "obj": "mgr", "func": "merge_adapter", "args": ["t1"]}, base, *returns("w")],
                   merge),
-        CodeCheck("9.11.combine", "9.11", "combine_adapters runs", F(1),
-                  [*setup, {"op": "call", "obj": "mgr", "func": "combine_adapters", "args": [["t1", "t2"], [0.5, 0.5]]},
-                   base, *returns("w")], combine),
+        CodeCheck("9.11.combine", "9.11", "combine_adapters: the weighted combination", F(1),
+                  [*setup, {"op": "call", "obj": "mgr", "func": "combine_adapters", "args": [["t1", "t2"], list(weights)],
+                            "store": "returned"},
+                   {"op": "exec", "helper": "combination_view", "args": ["mgr", "layer", "returned", "seen"]},
+                   *returns("seen")], combine),
     ]
 
 

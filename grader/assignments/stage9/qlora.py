@@ -132,7 +132,7 @@ def _qlora(rng: np.random.Generator) -> list[CodeCheck]:
         q, deq, probe = as_array(vals[0]), as_array(vals[1]), value(vals[2])
         notes, share = [], F(0)
         if q is not None and q.size == w.size and np.isfinite(q).all() and np.all(q == np.round(q)) and (
-                (q.min() >= 0 and q.max() <= 15) or (q.min() >= -8 and q.max() <= 7)):
+                (q.min() >= 0 and q.max() <= 15) or (q.min() >= -8 and q.max() <= 7)) and len(np.unique(q)) > 1:
             share += F(1, 2)
         else:
             shown = (f"{len(np.unique(q))} distinct values from {q.min():g} to {q.max():g}"
@@ -157,6 +157,11 @@ def _qlora(rng: np.random.Generator) -> list[CodeCheck]:
         deq, y = as_array(vals[0]), as_array(vals[1])
         if deq is None or deq.shape != w.shape:
             return NONE, f"dequantize_4bit returned {shape_text(deq)}; expected w's shape {w.shape}"
+        # forward is judged on the student's own dequantized weight, so that weight must be w's 4-bit copy: every
+        # 16-level scheme (uniform over the range, absmax int4, NF4) stays within 0.2 · max|w| of w
+        if not np.isfinite(deq).all() or np.max(np.abs(deq - w)) > 0.2 * np.max(np.abs(w)):
+            return NONE, ("dequantize_4bit(quantize_to_4bit(w)) is not a 4-bit copy of w (off by more than 0.2·max|w|):"
+                          " the layer's forward is graded on a working round trip")
         if close(y, x @ deq.T, rtol=1e-6, atol=1e-8):
             return FULL, "forward = x · dequantize(quantize(w))ᵀ at init"
         return NONE, f"QLoRALayer.forward gave {shape_text(y)}; expected x @ dequantize(q).T (B = 0 at init)"

@@ -12,12 +12,15 @@ from peftcalc.arch.builder import Modules, Reader
 from peftcalc.arch.decoder import DecoderShape, build_decoder, decoder_heads, dense_mlp, fused_experts
 from peftcalc.arch.family import Family, Head
 from peftcalc.arch.model import Arch
+from peftcalc.errors import InputError
 
 SHAPE = DecoderShape(qk_norm=True)
 
 
 def _moe(mods: Modules, p: str, rd: Reader, hidden: int, layer: int) -> None:
     dense_only = rd.cfg.get("mlp_only_layers") or []
+    if not isinstance(dense_only, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in dense_only):
+        raise InputError(f"{rd.where}: mlp_only_layers", dense_only, "a list of layer indices")
     step = rd.int("decoder_sparse_step", default=1)
     if layer not in dense_only and rd.int("num_experts") > 0 and (layer + 1) % step == 0:
         fused_experts(mods, p, experts=rd.int("num_experts"), hidden=hidden, inter=rd.int("moe_intermediate_size"))
