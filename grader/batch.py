@@ -37,12 +37,18 @@ class _Submission:
 
 def _open(snap: Snapshot, assignment: str, name: str, *, student: str | None = None,
           seed: str | int | None = None, run_seed: int | None = None, limits: Limits = DEFAULT_LIMITS) -> _Submission:
-    """Grade the answer files of a submission and prepare its code (for an assignment with code exercises)."""
-    code, answers = snap.code(), snap.answers()
-    sub = _Submission(name, assignment, snap.digest(assignment), [], list(snap.refused))
+    """Grade the answers of a submission (an answer file or a notebook's answer cells) and prepare its code
+    (.py files and notebooks' code cells; for an assignment with code exercises)."""
+    why = snap.ungradable_reason()
+    if why:  # the reason names what was refused
+        return _Submission(name, assignment, snap.digest(assignment), [], [*snap.notes(), f"nothing to grade: {why}"])
+    code, answers = snap.code(), snap.answer_sets()
+    sub = _Submission(name, assignment, snap.digest(assignment), [], [*snap.refused, *snap.notes()])
     if answers:
+        rel, given = answers[0]
         try:
-            res = grade_file(snap.path_of(answers[0][0]), assignment, student=student, seed=seed)
+            res = grade_file(given, assignment, student=student, seed=seed) if isinstance(given, Path) else \
+                grade_answers(assignment, given, submission=str(snap.path_of(rel)), student=student, seed=seed)
         except Exception as exc:  # noqa: BLE001 - one submission's data costs that submission only
             # a bug of ours that this file's data reached: 0 on its parts with the error, for staff to report
             why = f"the grader failed on this answer file ({type(exc).__name__}: {str(exc)[:200]}); flagged for review"
@@ -53,16 +59,14 @@ def _open(snap: Snapshot, assignment: str, name: str, *, student: str | None = N
         sub.parts += res.parts
         sub.messages += res.messages
         if len(answers) > 1:
-            sub.messages.append(f"graded {printable(answers[0][0])}; ignored {len(answers) - 1} other answer file(s)")
+            sub.messages.append(f"graded {printable(rel)}; ignored {len(answers) - 1} other answer file(s)")
     if code and assignments.get(assignment).has_code:
         from grader.code.runner import prepare
 
         source = b"\n\n".join(data for _, data in code[:20])
         sub.code = prepare(source, assignment, submission=name, seed=run_seed, limits=limits)
     elif code:
-        sub.messages.append(f"{assignment} has no implementation exercises: .py files ignored")
-    if not answers and not code:
-        sub.messages.append("no .py or answer file found in the submission")
+        sub.messages.append(f"{assignment} has no implementation exercises: .py files and code cells ignored")
     return sub
 
 

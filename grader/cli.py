@@ -36,6 +36,8 @@ def add_command(sub: Any) -> None:
     p.add_argument("--template", metavar="ASSIGNMENT",
                    help="print a blank answer file with every part and question (with --student and --seed: "
                         "that student's numbers)")
+    p.add_argument("--format", choices=("yaml", "ipynb"), default="yaml",
+                   help="with --template: a YAML answer file (default) or a Jupyter notebook to fill")
     p.add_argument("--student-pack", type=Path, metavar="DIR",
                    help="write a student pack for --assignment into DIR: the template (with --student/--seed, "
                         "that student's numbers) and a self-check that reads answers as the grader does, "
@@ -64,9 +66,10 @@ def add_command(sub: Any) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     if ns.template:
-        from grader.template import template
+        from grader.template import notebook_template, template
 
-        sys.stdout.write(template(ns.template, student=ns.student, seed=ns.seed) + "\n")
+        blank = notebook_template if ns.format == "ipynb" else template
+        sys.stdout.write(blank(ns.template, student=ns.student, seed=ns.seed) + "\n")
         return 0
     if ns.student_pack:
         from grader.student_pack import write_pack
@@ -120,7 +123,9 @@ def run(ns: argparse.Namespace) -> int:
         return 0
     submissions = _submissions(paths)
     if not submissions:
-        raise InputError("PATH", " ".join(map(str, paths)), "files ending in .py, .yaml, .yml, .json or .toml")
+        raise InputError("PATH", " ".join(map(str, paths)), "files ending in .py, .ipynb, .yaml, .yml, .json or .toml")
+    if len(submissions) == 1:
+        _gradable(submissions[0][1])
     if ns.student and len(submissions) == 1:
         submissions = [(ns.student, submissions[0][1])]
     from grader.batch import grade_class
@@ -175,10 +180,9 @@ def _write(path: Path, text: str) -> None:
 
 def _submissions(paths: list[Path]) -> list[tuple[str, Path]]:
     """(student name, path): a file is one student; a folder of files/subfolders is a class, and a folder
-    holding only files of one student (no subfolders, one .py or one answer file) is that student."""
-    from grader.loader import SUFFIXES
+    holding only files of one student (no subfolders, one .py, notebook or answer file each) is that student."""
+    from grader.submission import GRADED as gradable
 
-    gradable = (*SUFFIXES, ".py")
     out: list[tuple[str, Path]] = []
     for path in paths:
         if path.is_file():
@@ -200,15 +204,27 @@ def _submissions(paths: list[Path]) -> list[tuple[str, Path]]:
 
 
 def _one_student(folder: Path) -> bool:
-    """A folder without subfolders holding at most one .py and one answer file is one student's submission."""
+    """A folder without subfolders holding at most one file of each kind (.py, notebook, answer file), of
+    two kinds at least, is one student's submission (a folder of one kind is a class)."""
     from grader.loader import SUFFIXES
+    from grader.submission import NOTEBOOK
 
     entries = list(folder.iterdir())
     if any(e.is_dir() for e in entries):
         return False
-    py = [e for e in entries if e.suffix == ".py"]
-    answers = [e for e in entries if e.suffix.lower() in SUFFIXES]
-    return len(py) <= 1 and len(answers) <= 1 and bool(py) and bool(answers)
+    kinds = [[e for e in entries if e.suffix == ".py"], [e for e in entries if e.suffix.lower() == NOTEBOOK],
+             [e for e in entries if e.suffix.lower() in SUFFIXES]]
+    return all(len(k) <= 1 for k in kinds) and sum(bool(k) for k in kinds) >= 2
+
+
+def _gradable(path: Path) -> None:
+    """A lone submission with nothing to grade is the caller's mistake (in a class it is that student's)."""
+    from grader.submission import printable, read_submission
+    from peftcalc.errors import PeftcalcError
+
+    why = read_submission(path).ungradable_reason()
+    if why:
+        raise PeftcalcError(f"nothing to grade in {printable(str(path))}: {why}")
 
 
 def _variant(assignment: str, student: str | None, seed: str | None) -> int:

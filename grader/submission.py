@@ -8,7 +8,8 @@ each with a message for the student, while the rest of the submission and the ba
 are not UTF-8 or hold control characters, symbolic links (to a classmate's file, to a root-only host
 file), FIFOs, devices and sockets, unreadable files, files over :data:`MAX_FILE_BYTES`, folders nested
 deeper than :data:`MAX_DEPTH` or holding more than :data:`MAX_ENTRIES` entries. Only the files the grader
-grades (``.py`` and answer files) are opened at all.
+grades (``.py``, notebooks and answer files) are opened at all. A notebook (``.ipynb``) is read into its code
+and answers here, once (:mod:`grader.notebook`); one that cannot be read is refused with the reason.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader.loader import SUFFIXES
 
+if TYPE_CHECKING:  # imported where a notebook is read: the student pack's reader has no notebook module
+    from grader.notebook import Notebook
+
 MAX_FILE_BYTES = 1 * 2**20     # the grader reads no more of one file (stricter limits per kind come later)
-MAX_TOTAL_BYTES = 4 * 2**20    # nor of one submission
+MAX_NOTEBOOK_BYTES = 8 * 2**20  # nor of one notebook: outputs (plots) make it far bigger than its code
+MAX_TOTAL_BYTES = 2 * MAX_NOTEBOOK_BYTES  # nor of one submission (a notebook of the largest size and more)
 MAX_ENTRIES = 500
 MAX_DEPTH = 8
-GRADED = (".py", *SUFFIXES)
+NOTEBOOK = ".ipynb"
+GRADED = (".py", NOTEBOOK, *SUFFIXES)
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -53,25 +60,67 @@ def odd_name(name: str) -> str:
 
 @dataclass
 class Snapshot:
-    """What the grader read of one submission: its graded files (relative path → bytes, in path order)
-    and a message for everything it refused."""
+    """What the grader read of one submission: its graded files (relative path → bytes, in path order),
+    what its notebooks hold (by path) and a message for everything it refused."""
     root: Path
     folder: bool = False
     files: list[tuple[str, bytes]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    notebooks: dict[str, Notebook] = field(default_factory=dict)
+
+    def _notebooks(self) -> list[tuple[str, Notebook]]:
+        return [(n, self.notebooks[n]) for n, _ in self.files if n in self.notebooks]
 
     def code(self) -> list[tuple[str, bytes]]:
-        return [(n, d) for n, d in self.files if n.endswith(".py")]
+        """The .py files, and each notebook's code cells as one module (under the notebook's name)."""
+        out = []
+        for n, data in self.files:
+            if n in self.notebooks:
+                if self.notebooks[n].source:
+                    out.append((n, self.notebooks[n].source))
+            elif n.endswith(".py"):
+                out.append((n, data))
+        return out
 
     def answers(self) -> list[tuple[str, bytes]]:
         return [(n, d) for n, d in self.files if Path(n).suffix.lower() in SUFFIXES]
+
+    def answer_sets(self) -> list[tuple[str, Path | dict[str, Any]]]:
+        """Where answers are given, in path order: an answer file (its path, for the loader) or a
+        notebook's answer cells (read already: part ID → answer)."""
+        out: list[tuple[str, Path | dict[str, Any]]] = []
+        for n, _ in self.files:
+            if n in self.notebooks:
+                if self.notebooks[n].answers:
+                    out.append((n, self.notebooks[n].answers))
+            elif Path(n).suffix.lower() in SUFFIXES:
+                out.append((n, self.path_of(n)))
+        return out
+
+    def notes(self) -> list[str]:
+        """What reading the notebooks dropped (IPython lines, non-Python cells, answers given twice)."""
+        return [f"{printable(n)}: {note}" for n, nb in self._notebooks() for note in nb.notes]
+
+    def ungradable_reason(self) -> str:
+        """Why nothing in the submission can be graded, what was refused included ('' when something can)."""
+        if self.code() or self.answer_sets():
+            return ""
+        reasons = list(self.refused)
+        empty = [printable(n) for n, _ in self._notebooks()]
+        if empty:
+            reasons.append(f"{', '.join(empty)}: neither code nor answers (an answer cell is a markdown cell that "
+                           f"starts with its part ID, '9.2a: your answer'; `peftcalc grade --template ASSIGNMENT "
+                           f"--format ipynb` writes a notebook to fill)")
+        kinds = ".py or answer file (.yaml, .yml, .json, .toml), nor a notebook (.ipynb)"
+        return "; ".join(reasons) or (f"no {kinds}, in it" if self.folder else f"not a {kinds}")
 
     def path_of(self, rel: str) -> Path:
         return self.root / rel if self.folder else self.root
 
     def digest(self, assignment: str) -> str:
-        """SHA-256 of exactly what is graded: every file's path and bytes, length-prefixed (no two
-        different submissions frame to the same bytes), and what was refused."""
+        """SHA-256 of exactly what is graded: every file's path and bytes (a notebook's as it is on disk,
+        outputs and all), length-prefixed (no two different submissions frame to the same bytes), and what
+        was refused."""
         h = hashlib.sha256(b"peftcalc submission v2\0" + assignment.encode() + b"\0")
         for rel, data in self.files:
             for part in (rel.encode(), data):
@@ -93,10 +142,16 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _limit(name: str) -> int:
+    return MAX_NOTEBOOK_BYTES if Path(name).suffix.lower() == NOTEBOOK else MAX_FILE_BYTES
+
+
 def _read(snap: Snapshot, rel: str, name: str, dir_fd: int | None, seen: os.stat_result, budget: list[int]) -> None:
     """One regular file, opened without following links and checked to be what ``lstat`` saw."""
-    if seen.st_size > MAX_FILE_BYTES:
-        return _refuse(snap, rel, f"{seen.st_size:,} bytes; files are limited to {MAX_FILE_BYTES:,}")
+    limit = _limit(rel)
+    if seen.st_size > limit:
+        kind = "notebooks" if limit == MAX_NOTEBOOK_BYTES else "files"
+        return _refuse(snap, rel, f"{seen.st_size:,} bytes; {kind} are limited to {limit:,}")
     if not seen.st_mode & 0o444:
         return _refuse(snap, rel, "unreadable: it has no read permission")
     try:
@@ -108,13 +163,13 @@ def _read(snap: Snapshot, rel: str, name: str, dir_fd: int | None, seen: os.stat
         if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (seen.st_dev, seen.st_ino):
             return _refuse(snap, rel, "it changed while it was read")
         with os.fdopen(os.dup(fd), "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            data = fh.read(limit + 1)
     except OSError as exc:
         return _refuse(snap, rel, f"unreadable: {exc.strerror}")
     finally:
         os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        return _refuse(snap, rel, f"larger than {MAX_FILE_BYTES:,} bytes")
+    if len(data) > limit:
+        return _refuse(snap, rel, f"larger than {limit:,} bytes")
     budget[0] -= len(data)
     if budget[0] < 0:
         return _refuse(snap, rel, f"the submission's files together exceed {MAX_TOTAL_BYTES:,} bytes")
@@ -159,6 +214,18 @@ def _walk(snap: Snapshot, dir_fd: int, prefix: str, depth: int, budget: list[int
             _read(snap, rel, name, dir_fd, st, budget)
 
 
+def _read_notebooks(snap: Snapshot) -> None:
+    """Each notebook's code and answers; its bytes stay in ``files`` (the digest covers them) either way."""
+    from grader.notebook import NotebookError, read_notebook
+
+    for rel, data in snap.files:
+        if Path(rel).suffix.lower() == NOTEBOOK:
+            try:
+                snap.notebooks[rel] = read_notebook(data)
+            except NotebookError as exc:
+                snap.refused.append(f"{printable(rel)}: not graded ({exc})")
+
+
 def read_submission(path: Path) -> Snapshot:
     """Everything the grader will grade of the submission at ``path`` (see the module docstring)."""
     snap = Snapshot(path)
@@ -188,6 +255,7 @@ def read_submission(path: Path) -> Snapshot:
             _read(snap, path.name, str(path), None, st, budget)
     else:
         _refuse(snap, path.name, _kind(st.st_mode))
+    _read_notebooks(snap)
     return snap
 
 
