@@ -125,4 +125,5 @@ def test_cli_list_and_errors(capsys):
 def test_console_script_regenerates_the_markdown():
     out = subprocess.run([sys.executable, "-m", "peftcalc", "answer", "--all", "--format", "markdown"],
                          capture_output=True, text=True, check=True).stdout
-    assert out == (ROOT / "ANSWERS.md").read_text(encoding="utf-8")
+    # ANSWERS.md is the key, then what the grader grades (scripts/refresh_docs.py appends it)
+    assert (ROOT / "ANSWERS.md").read_text(encoding="utf-8").startswith(out + "\n## What the grader grades")

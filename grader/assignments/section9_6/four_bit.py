@@ -55,7 +55,7 @@ def judge_round_trip(w: np.ndarray, codes: np.ndarray | None, deq: np.ndarray | 
     notes: list[str] = []
     share = Fraction(0)
     if (codes is not None and codes.size == w.size and np.all(np.isfinite(codes)) and np.all(codes == np.round(codes))
-            and codes.min() >= 0 and codes.max() <= 15):
+            and codes.min() >= 0 and codes.max() <= 15 and np.unique(codes).size > 1):  # one code is no quantizer
         share += Fraction(1, 4)
     else:
         got = "nothing" if codes is None else f"{codes.size} values" + (
