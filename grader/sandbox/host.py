@@ -173,24 +173,14 @@ def files_of(uid: int, roots: tuple[str, ...] = SHARED_WRITABLE, limit: int = 10
 def sweep(uids: set[int], wait: float = 5.0) -> None:
     """Kill whatever still runs under the jails' uids and wait until their processes are gone (zombies are
     reaped by the dying namespace)."""
-    wanted = {str(uid) for uid in uids}
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        alive = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+        alive = [pid for uid in uids for pid in processes_of(uid)]
+        for pid in alive:
             try:
-                status = (entry / "status").read_text()
+                os.kill(pid, signal.SIGKILL)
             except OSError:
-                continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if fields.get("Uid", "").split()[:1] and fields["Uid"].split()[0] in wanted:
-                alive.append(int(entry.name))
-                try:
-                    os.kill(int(entry.name), signal.SIGKILL)
-                except OSError:
-                    pass
+                pass
         if not alive:
             return
         time.sleep(0.05)
