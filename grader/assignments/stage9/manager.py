@@ -22,7 +22,9 @@ switch. Accepted readings of "switch to a different adapter":
   (2) merged on switch: base_model[layer] = W + B @ A of the active adapter only (the previous one
       unmerged first).
 The feedback names the reading graded. merge_adapter(name) adds ΔW to base_model in place;
-combine_adapters must run (combining ΔW or combining A and B are both accepted readings).
+combine_adapters(names, weights) is judged by its effect: the combination must be found afterwards as a
+stored adapter's B @ A (e.g. adapters["combined"]), merged into base_model, or returned. Both readings of
+"linearly combine" count: ΔW = Σ wᵢ·BᵢAᵢ, or A and B combined, (Σ wᵢBᵢ)(Σ wᵢAᵢ).
 """
 
 
