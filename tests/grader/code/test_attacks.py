@@ -35,7 +35,7 @@ ATTACKS = sorted(p for p in (HERE / "attacks").glob("*.py.txt") if not p.name.st
 REFERENCES = HERE.parents[2] / "grader" / "reference"
 # the attacks aim at stage9's names; section9.6's checks call some of the same (LoRALayer), and its judges
 # (shape searches, repeated calls, statistics) must hold against them too
-ASSIGNMENTS = ("stage9", "section9.6")
+ASSIGNMENTS = ("stage9", "section9.6", "chapter24")  # chapter24: torch, with every new check loaded
 MARKERS = [Path("/tmp/peftcalc-attack-marker"), Path("/work/attack-marker"), Path("/tmp/peftcalc-pwned")]
 
 
@@ -180,6 +180,8 @@ def _text(result) -> str:
 
 
 def test_attacks_are_reported(batch):
+    if batch["aid"] == "chapter24":  # the code attacks hide in stage9's names, which chapter24's checks never call
+        pytest.skip("chapter24's batch checks only that the attacks gain nothing and leave nothing behind")
     text = {name: _text(r) for name, r in batch["results"].items()}
     assert "time limit" in text["infinite_loop"] and "time limit" in text["sigterm_ignore"]
     assert "SIGSEGV" in text["segfault"] or "signal" in text["segfault"]
