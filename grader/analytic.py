@@ -96,8 +96,11 @@ def _grade_described(part: Any, raw: Any, scoring: Scoring) -> list[PartResult]:
             why = f"your description could not be counted ({type(exc).__name__}: {str(exc)[:200]})"
     if why:
         template = part.answer()
-        return [PartResult(item.id, Fraction(0), scoring.points[item.kind], why, "missing", needs_review=True)
-                for item in template.items]
+        answered = any(stated.get(item.id.rsplit(".", 1)[1]) not in (None, "") for item in template.items)
+        if not answered and len(missing) == len(part.described):
+            why = "no answer"  # nothing stated at all: missing, like any unanswered part (nothing to review)
+        return [PartResult(item.id, Fraction(0), scoring.points[item.kind], why, "missing", needs_review=answered
+                           or why != "no answer") for item in template.items]
     return grade_part(ans, stated, scoring)
 
 

@@ -80,3 +80,9 @@ def test_config_values_are_read_as_config_json_means_them():
         {"a": 64, "b": 1e-5, "c": True, "d": ["x", 2], "e": None}
     with pytest.raises(InputError):
         config_value({"a": {"b": {"c": {"d": {"e": {"f": "1"}}}}}})
+
+
+def test_an_unanswered_mini_project_is_missing_not_for_review():
+    parts = {p.id: p for p in grade_answers("stage9", {}).parts if p.id.startswith("9.mini.")}
+    assert len(parts) == 3 and all(p.score == 0 and not p.needs_review and p.status == "missing"
+                                   for p in parts.values())
