@@ -58,12 +58,11 @@ def describe_model(model: Any) -> dict[str, Any]:
     if isinstance(model, Mapping):
         if len(model) > MAX_KEYS:
             raise InputError("9.mini.model", f"{len(model)} keys", f"a config.json of at most {MAX_KEYS} keys")
-        for key, value in model.items():
-            value = config_value(value)
-            if "layer" in str(key).lower() and isinstance(value, int) and not isinstance(value, bool) \
-                    and value > MAX_LAYERS:
+        cfg = config_value(model)
+        for key, value in cfg.items():
+            if "layer" in key.lower() and isinstance(value, int) and not isinstance(value, bool) and value > MAX_LAYERS:
                 raise InputError(f"9.mini.model: {key}", value, f"at most {MAX_LAYERS} layers (a mini-project model)")
-        return {"cfg": config_value(model)}
+        return {"cfg": cfg}
     raise InputError("9.mini.model", repr(model)[:60], "a model name (gpt2, bert-base-uncased, an HF id) or the "
                      "keys of its config.json (model_type, hidden_size, …)")
 

@@ -69,17 +69,23 @@ exec "$PY" -m peftcalc grade --gradescope --assignment {assignment_id}
 """
 
 
-def pyproject() -> str:
-    """A pyproject.toml for the bundled packages, from this installation's own metadata."""
-    dist = importlib.metadata.distribution("peftcalc")
+def requirements() -> tuple[list[str], dict[str, list[str]]]:
+    """This installation's requirements: (always, {extra: its requirements}), from its metadata."""
     required: list[str] = []
     extras: dict[str, list[str]] = {}
-    for requirement in dist.requires or []:
+    for requirement in importlib.metadata.distribution("peftcalc").requires or []:
         match = re.match(r'(.*?);\s*extra\s*==\s*"([^"]+)"\s*$', requirement)
         if match:
             extras.setdefault(match.group(2), []).append(match.group(1).strip())
         else:
             required.append(requirement)
+    return required, extras
+
+
+def pyproject() -> str:
+    """A pyproject.toml for the bundled packages, from this installation's own metadata."""
+    dist = importlib.metadata.distribution("peftcalc")
+    required, extras = requirements()
 
     def toml_list(items: list[str]) -> str:
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
@@ -111,11 +117,8 @@ def _package_files() -> list[tuple[Path, str]]:
 
 
 def _torch_requirement() -> str:
-    dist = importlib.metadata.distribution("peftcalc")
-    for requirement in dist.requires or []:
-        if requirement.startswith("torch") and 'extra == "torch"' in requirement:
-            return requirement.split(";")[0].strip()
-    return "torch"
+    """torch as the ``torch`` extra pins it."""
+    return next((r for r in requirements()[1].get("torch", []) if r.startswith("torch")), "torch")
 
 
 def write_zip(assignment_id: str, output: Path) -> list[str]:

@@ -52,10 +52,8 @@ def _open(snap: Snapshot, assignment: str, name: str, *, student: str | None = N
         except Exception as exc:  # noqa: BLE001 - one submission's data costs that submission only
             # a bug of ours that this file's data reached: 0 on its parts with the error, for staff to report
             why = f"the grader failed on this answer file ({type(exc).__name__}: {str(exc)[:200]}); flagged for review"
-            res = SubmissionResult(name, assignment, [replace(p, feedback=why, status="unreadable", needs_review=True)
-                                                      for p in nothing_graded(assignment, why)
-                                                      if p.id not in assignments.get(assignment).exercise_ids],
-                                   [why], {})
+            res = SubmissionResult(name, assignment, nothing_graded(assignment, why, code=False, status="unreadable",
+                                                                    needs_review=True), [why], {})
         sub.parts += res.parts
         sub.messages += res.messages
         if len(answers) > 1:
@@ -80,19 +78,22 @@ def _close(sub: _Submission, box: Any) -> SubmissionResult:
         parts += res.parts
         messages += res.messages
     if not parts:  # nothing gradable: every part and exercise at 0, so the score reads 0 of the assignment's total
-        parts = nothing_graded(sub.assignment, "; ".join(sub.messages) or "nothing gradable in the submission")
+        why = "; ".join(sub.messages) or "nothing gradable in the submission"
+        parts = nothing_graded(sub.assignment, f"not graded: {why}")
     return SubmissionResult(sub.name, sub.assignment, parts, messages, {})
 
 
-def nothing_graded(assignment: str, why: str) -> list[Any]:
-    """The result of a submission in which nothing could be graded: 0 on every part and exercise, with why."""
+def nothing_graded(assignment: str, feedback: str, *, code: bool = True, status: str = "missing",
+                   needs_review: bool = False) -> list[Any]:
+    """The result of a submission in which nothing could be graded: 0 on every part (and, with ``code``, every
+    exercise), each with ``feedback``."""
     from grader.result import PartResult
 
     declared = assignments.get(assignment)
     blank = grade_answers(assignment, {}).parts if declared.parts() else []
-    points = declared.points() if declared.has_code else {}
-    return [replace(r, feedback=f"not graded: {why}", status="missing") for r in blank] + \
-        [PartResult(ex, Fraction(0), points[ex], f"not graded: {why}", "missing") for ex in declared.exercise_ids]
+    points = declared.points() if declared.has_code and code else {}
+    return [replace(r, feedback=feedback, status=status, needs_review=needs_review) for r in blank] + \
+        [PartResult(ex, Fraction(0), points[ex], feedback, status, needs_review) for ex in points]
 
 
 def grade_submission(path: Path, assignment: str, *, name: str | None = None, student: str | None = None,

@@ -39,6 +39,11 @@ class CodeCheck:
         return self.judge(values, error)
 
 
+def returns(*names: str) -> list[dict[str, Any]]:
+    """The ``return`` ops that send back these stored values, in order."""
+    return [{"op": "return", "ref": n} for n in names]
+
+
 def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode()
 
@@ -81,6 +86,21 @@ def as_array(encoded: Any) -> np.ndarray | None:
 
 def close(a: np.ndarray | None, b: np.ndarray, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
     return a is not None and a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+def diagnose(got: np.ndarray | None, expected: np.ndarray, mistakes: dict[str, np.ndarray], *, right: str,
+             wrong: str, wrong_shape: str, **tolerance: float) -> tuple[Fraction, str]:
+    """Full marks with ``right`` when ``got`` is ``expected``; else 0 with the first known mistake it equals
+    (``mistakes``: why → what that mistake gives), with ``wrong_shape`` (``{got}``: its shape text) when its
+    shape differs, or with ``wrong``."""
+    if close(got, expected, **tolerance):
+        return FULL, right
+    for why, candidate in mistakes.items():
+        if close(got, candidate, **tolerance):
+            return NONE, why
+    if got is None or got.shape != expected.shape:
+        return NONE, wrong_shape.format(got=shape_text(got))
+    return NONE, wrong
 
 
 def shape_text(a: np.ndarray | None) -> str:

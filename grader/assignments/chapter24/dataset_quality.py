@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from grader.assignments.assignment import Exercise
-from grader.assignments.chapter24.returned import code_check, decoded, pairs, returns, scalar
+from grader.assignments.chapter24.returned import decoded, pairs, returns, scalar
 from grader.code.checks import CodeCheck, FULL, NONE, failed, tensor
 
 F = Fraction
@@ -101,7 +101,7 @@ def _distinct(rng: np.random.Generator) -> list[CodeCheck]:
         return share, "; ".join(notes) or "distinct-1/2/3 pooled over the corpus, n-grams within each text"
 
     ops = [{"op": "call", "func": "distinct_n", "args": [texts, n], "store": f"d{n}"} for n in ns]
-    return [code_check("24.27.distinct", "24.27", "distinct_n: corpus-level n-gram diversity", F(2),
+    return [CodeCheck("24.27.distinct", "24.27", "distinct_n: corpus-level n-gram diversity", F(2),
                       [*ops, *returns(*(f"d{n}" for n in ns))], judge)]
 
 
@@ -187,7 +187,7 @@ def _templates(rng: np.random.Generator) -> list[CodeCheck]:
 
     ops = [{"op": "call", "func": "instruction_template", "args": [p], "store": f"t{k}"} for k, p in enumerate(probes)]
     ops += [{"op": "call", "func": "unique_templates", "args": [c], "store": f"n{k}"} for k, c in enumerate(corpora)]
-    return [code_check("24.27.templates", "24.27", "instruction_template and unique_templates", F(1),
+    return [CodeCheck("24.27.templates", "24.27", "instruction_template and unique_templates", F(1),
                        [*ops, *returns(*(f"t{k}" for k in range(len(probes))), "n0", "n1")], judge)]
 
 
@@ -224,7 +224,7 @@ def _tasks(rng: np.random.Generator) -> list[CodeCheck]:
             return NONE, "these are percentages: the spec asks for fractions in [0, 1]"
         return NONE, f"expected {', '.join(f'{k}: {v:.4f}' for k, v in sorted(want.items()))}"
 
-    return [code_check("24.27.tasks", "24.27", "task_distribution: fractions per task type", F(1),
+    return [CodeCheck("24.27.tasks", "24.27", "task_distribution: fractions per task type", F(1),
                       [{"op": "call", "func": "task_distribution", "args": [tasks], "store": "dist"},
                        *returns("dist")], judge)]
 
@@ -286,7 +286,7 @@ def _near_duplicates(rng: np.random.Generator) -> list[CodeCheck]:
             return F(1, 2), "; ".join(notes)
         return NONE, f"found {len(ordered)} pairs, {len(ordered & want)} of the {len(want)} expected"
 
-    return [code_check("24.27.duplicates", "24.27", "near_duplicates: cosine similarity ≥ threshold", F(2),
+    return [CodeCheck("24.27.duplicates", "24.27", "near_duplicates: cosine similarity ≥ threshold", F(2),
                       [{"op": "call", "func": "near_duplicates", "args": [tensor(e)],
                         "kwargs": {"threshold": THRESHOLD}, "store": "pairs"}, *returns("pairs")], judge)]
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from grader.assignments.assignment import Exercise
-from grader.assignments.chapter24.returned import code_check, decoded, int_list, returns
+from grader.assignments.chapter24.returned import decoded, int_list, returns
 from grader.code.checks import CodeCheck, FULL, failed
 
 F = Fraction
@@ -88,7 +88,7 @@ def _trainable_layers(rng: np.random.Generator) -> list[CodeCheck]:
         ops.append({"op": "call", "func": "trainable_layers", "args": [step, nl, ev],
                     "kwargs": {"start": st, "per_stage": per}, "store": f"q{k}"})
     ops += returns(*(f"q{k}" for k in range(len(queries))))
-    return [code_check("24.22.schedule", "24.22", "trainable_layers: the unfreezing schedule", F(3), ops, judge)]
+    return [CodeCheck("24.22.schedule", "24.22", "trainable_layers: the unfreezing schedule", F(3), ops, judge)]
 
 
 def _apply(rng: np.random.Generator) -> list[CodeCheck]:
@@ -133,7 +133,7 @@ def _apply(rng: np.random.Generator) -> list[CodeCheck]:
         ops += [{"op": "call", "func": "apply_progressive_unfreezing", "args": [{"ref": "model"}, step, every]},
                 {"op": "exec", "helper": "trainable_blocks", "args": ["model", f"t{k}"]}]
     ops += returns(*(f"t{k}" for k in range(len(steps))))
-    return [code_check("24.22.apply", "24.22", "apply_progressive_unfreezing: requires_grad per block", F(2), ops,
+    return [CodeCheck("24.22.apply", "24.22", "apply_progressive_unfreezing: requires_grad per block", F(2), ops,
                       judge)]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from grader.assignments.assignment import Exercise
-from grader.assignments.chapter24.returned import code_check, decoded, returns, scalar
+from grader.assignments.chapter24.returned import decoded, returns, scalar
 from grader.code.checks import CodeCheck, FULL, NONE, failed, tensor
 
 F = Fraction
@@ -159,18 +159,18 @@ def _masking(rng: np.random.Generator) -> list[CodeCheck]:
     logits_arg = tensor(logits)
     call_loss = {"op": "call", "func": "masked_lm_loss", "store": "loss"}
     return [
-        code_check("24.29.labels", "24.29", "response_only_labels and all_token_labels", F(1),
+        CodeCheck("24.29.labels", "24.29", "response_only_labels and all_token_labels", F(1),
                   [{"op": "call", "func": "response_only_labels", "args": [_long(ids), _long(response)],
                     "store": "r"},
                    {"op": "call", "func": "all_token_labels", "args": [_long(ids), _long(attention)], "store": "a"},
                    *returns("r", "a")], labels_judge),
-        code_check("24.29.shift", "24.29", "masked_lm_loss: the causal shift (no masked labels)", F(1),
+        CodeCheck("24.29.shift", "24.29", "masked_lm_loss: the causal shift (no masked labels)", F(1),
                   [{**call_loss, "args": [logits_arg, _long(dense_labels)]}, *returns("loss")],
                   loss_judge(dense_labels, "logits at t predict the token at t + 1")),
-        code_check("24.29.masked", "24.29", "masked_lm_loss: the mean over unmasked targets", F(2),
+        CodeCheck("24.29.masked", "24.29", "masked_lm_loss: the mean over unmasked targets", F(2),
                   [{**call_loss, "args": [logits_arg, _long(all_labels)]}, *returns("loss")],
                   loss_judge(all_labels, "cross-entropy averaged over the targets that are not -100")),
-        code_check("24.29.response", "24.29", "the response-only loss end to end", F(1),
+        CodeCheck("24.29.response", "24.29", "the response-only loss end to end", F(1),
                   [{"op": "call", "func": "response_only_labels", "args": [_long(ids), _long(response)],
                     "store": "r"}, {**call_loss, "args": [logits_arg, {"ref": "r"}]}, *returns("loss")],
                   pipeline_judge),

@@ -5,30 +5,11 @@ the harness's plain data (``encoded``) and never raises: a judge turns None into
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from grader.code.checks import CodeCheck, Judge, value
-
-
-def returns(*names: str) -> list[dict[str, Any]]:
-    return [{"op": "return", "ref": n} for n in names]
-
-
-def code_check(id: str, exercise: str, title: str, points: Fraction, ops: list[dict[str, Any]],
-               judge: Judge) -> CodeCheck:
-    """A CodeCheck whose judge always sees one value per return op of its plan (None for a missing one): a record
-    with fewer or more values than the plan returns is read like one that returned nothing there."""
-    count = sum(op["op"] == "return" for op in ops)
-
-    def exactly(vals: list[Any] | None, err: str | None) -> tuple[Fraction, str]:
-        if vals is not None:
-            vals = ((list(vals) if isinstance(vals, list) else []) + [None] * count)[:count]
-        return judge(vals, err)
-
-    return CodeCheck(id, exercise, title, points, ops, exactly)
+from grader.code.checks import returns, value  # noqa: F401 - returns: the plans' shared op, defined once
 
 
 def decoded(encoded: Any) -> Any:

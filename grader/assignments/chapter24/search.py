@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from grader.assignments.assignment import Exercise
-from grader.assignments.chapter24.returned import code_check, decoded, int_list, returns, scalar
+from grader.assignments.chapter24.returned import decoded, int_list, returns, scalar
 from grader.code.checks import CodeCheck, NONE, failed
 
 F = Fraction
@@ -113,7 +113,7 @@ def _space(rng: np.random.Generator) -> list[CodeCheck]:
 
     ops = [{"op": "call", "func": "search_space", "store": "space"},
            {"op": "exec", "helper": "chunked", "args": ["space", 50, "chunks"]}, *returns("chunks")]
-    return [code_check("24.23.space", "24.23", "search_space: the 90 configurations", F(2), ops, judge)]
+    return [CodeCheck("24.23.space", "24.23", "search_space: the 90 configurations", F(2), ops, judge)]
 
 
 def _table(rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[float]]:
@@ -211,9 +211,9 @@ def _searches(rng: np.random.Generator) -> list[CodeCheck]:
                   {"op": "call", "func": "random_search", "args": [space, {"ref": "obj_a2"}, n, seed_a]},
                   {"op": "call", "func": "random_search", "args": [space, {"ref": "obj_b"}, n, seed_b]},
                   *returns("best", "calls_a", "calls_a2", "calls_b")]
-    return [code_check("24.23.grid", "24.23", "grid_search: every config once, the lowest loss", F(2), grid_ops,
+    return [CodeCheck("24.23.grid", "24.23", "grid_search: every config once, the lowest loss", F(2), grid_ops,
                        grid_judge),
-            code_check("24.23.random", "24.23", "random_search: n distinct configs, seeded", F(2), random_ops,
+            CodeCheck("24.23.random", "24.23", "random_search: n distinct configs, seeded", F(2), random_ops,
                        random_judge)]
 
 

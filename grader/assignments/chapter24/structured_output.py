@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.assignments.assignment import Exercise
-from grader.assignments.chapter24.returned import code_check, decoded, returns, scalar
+from grader.assignments.chapter24.returned import decoded, returns, scalar
 from grader.code.checks import CodeCheck, FULL, NONE, failed
 
 F = Fraction
@@ -146,10 +146,10 @@ def _rates(rng: np.random.Generator) -> list[CodeCheck]:
         return check
 
     return [
-        code_check("24.30.rate", "24.30", "json_validity_rate: JSON objects only", F(2),
+        CodeCheck("24.30.rate", "24.30", "json_validity_rate: JSON objects only", F(2),
                   [{"op": "call", "func": "json_validity_rate", "args": [outputs], "store": "rate"}, *returns("rate")],
                   judge(False, "valid = json.loads gives an object")),
-        code_check("24.30.fence", "24.30", "json_validity_rate(allow_fence=True)", F(1),
+        CodeCheck("24.30.fence", "24.30", "json_validity_rate(allow_fence=True)", F(1),
                   [{"op": "call", "func": "json_validity_rate", "args": [outputs], "kwargs": {"allow_fence": True},
                     "store": "rate"},
                    {"op": "call", "func": "json_validity_rate", "args": [[]], "kwargs": {"allow_fence": True},
@@ -233,9 +233,9 @@ def _schema(rng: np.random.Generator) -> list[CodeCheck]:
                for k, t in enumerate(texts)]
         return [*ops, *returns(*(f"s{k}" for k in range(len(texts))))]
 
-    return [code_check("24.30.schema", "24.30", "schema_valid: required keys and JSON types", F(1),
+    return [CodeCheck("24.30.schema", "24.30", "schema_valid: required keys and JSON types", F(1),
                       calls([t for t, _ in typed]), typed_judge),
-            code_check("24.30.schema_unparsable", "24.30", "schema_valid: False for what does not parse", F(1),
+            CodeCheck("24.30.schema_unparsable", "24.30", "schema_valid: False for what does not parse", F(1),
                       calls(unparsable), unparsable_judge)]
 
 
@@ -262,7 +262,7 @@ def _compare(rng: np.random.Generator) -> list[CodeCheck]:
             return F(1, 2), "change is the difference of the rates (after − before), not the relative change"
         return F(1, 2), f"change {gc}, expected after − before = {a - b:.4f}"
 
-    return [code_check("24.30.compare", "24.30", "compare_validity: before and after fine-tuning (c)", F(1),
+    return [CodeCheck("24.30.compare", "24.30", "compare_validity: before and after fine-tuning (c)", F(1),
                       [{"op": "call", "func": "compare_validity", "args": [before, after], "store": "cmp"},
                        *returns("cmp")], judge)]
 

@@ -9,7 +9,7 @@ import numpy as np
 from grader.assignments.assignment import Exercise
 from grader.assignments.section9_6.judging import complete, found, number
 from grader.assignments.section9_6.plan import returns, set_by_shape
-from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, failed, shape_text
+from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, diagnose, failed, shape_text
 
 F = Fraction
 
@@ -78,14 +78,10 @@ def _ffn_lora(rng: np.random.Generator) -> list[CodeCheck]:
             return failed(err)
         if missing(vals):
             return NONE, missing(vals)
-        y = as_array(vals[4])
-        if close(y, expected):
-            return FULL, "relu(x W_up'ᵀ) W_down'ᵀ with LoRA on both matrices"
-        for why, cand in candidates.items():
-            if close(y, cand):
-                return NONE, why
-        return NONE, (f"forward gave {shape_text(y)}, expected {expected.shape}" if y is None or
-                      y.shape != expected.shape else "values differ from relu(x W_up'ᵀ) W_down'ᵀ, W' = W + scaling·BA")
+        return diagnose(as_array(vals[4]), expected, candidates,
+                        right="relu(x W_up'ᵀ) W_down'ᵀ with LoRA on both matrices",
+                        wrong="values differ from relu(x W_up'ᵀ) W_down'ᵀ, W' = W + scaling·BA",
+                        wrong_shape=f"forward gave {{got}}, expected {expected.shape}")
 
     def merge(vals, err):
         if not complete(vals, 7):

@@ -11,7 +11,7 @@ import numpy as np
 from grader.assignments.assignment import Exercise
 from grader.assignments.section9_6.judging import complete, found, number
 from grader.assignments.section9_6.plan import returns, set_by_shape
-from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, failed, shape_text
+from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, diagnose, failed, shape_text
 
 F = Fraction
 
@@ -60,15 +60,9 @@ def _lora_prompt(rng: np.random.Generator) -> list[CodeCheck]:
         absent = [names[i] for i in range(3) if not found(vals[i])]
         if absent:
             return NONE, "no array of shape " + ", ".join(absent) + " found in the layer"
-        y = as_array(vals[3])
-        if close(y, expected):
-            return FULL, "LoRA layer on [soft prompt; input]"
-        for why, cand in candidates.items():
-            if close(y, cand):
-                return NONE, why
-        return NONE, (f"got {shape_text(y)}, expected (batch, prompt_length + seq, out) = {expected.shape}"
-                      if y is None or y.shape != expected.shape else
-                      "values differ from h Wᵀ + scaling · h Aᵀ Bᵀ with h = [soft prompt; input]")
+        return diagnose(as_array(vals[3]), expected, candidates, right="LoRA layer on [soft prompt; input]",
+                        wrong="values differ from h Wᵀ + scaling · h Aᵀ Bᵀ with h = [soft prompt; input]",
+                        wrong_shape=f"got {{got}}, expected (batch, prompt_length + seq, out) = {expected.shape}")
 
     def at_init(vals, err):
         if not complete(vals, 1):

@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 
 from grader.assignments.assignment import Exercise
-from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, failed, shape_text, value
+from grader.code.checks import CodeCheck, FULL, NONE, arr, as_array, close, diagnose, failed, shape_text, value
 from grader.assignments.stage9.plan import new_lora_layer, reading_used, returns
 
 F = Fraction
@@ -88,14 +88,9 @@ def _lora_layer(rng: np.random.Generator) -> list[CodeCheck]:
         def forward(vals, err, expected=base + s * lora, candidates=candidates):
             if vals is None:
                 return failed(err)
-            y = as_array(vals[0])
-            if close(y, expected):
-                return FULL, "matches the reference"
-            for why, cand in candidates.items():
-                if close(y, cand):
-                    return NONE, why
-            return NONE, f"got {shape_text(y)}, expected {tuple(expected.shape)}" if y is None or \
-                y.shape != expected.shape else "values differ from Wx + scaling·BAx"
+            return diagnose(as_array(vals[0]), expected, candidates, right="matches the reference",
+                            wrong="values differ from Wx + scaling·BAx",
+                            wrong_shape=f"got {{got}}, expected {tuple(expected.shape)}")
 
         out.append(CodeCheck(f"9.5.forward.{name}", "9.5", f"forward, {name} input", F(2) if name == "3-D" else F(1),
                              [new_lora_layer(d_out, d_out, r, alpha), {"op": "set", "obj": "layer", "attr": "A",

@@ -187,10 +187,10 @@ GARBAGE = [None, "text", 3, [], [1, 2], {"unencodable": "object"}, {"seq": [None
 
 def test_judges_give_nothing_for_data_that_is_not_an_answer():
     for check in _checks().values():
-        assert check.judge(None, "NameError: name 'x' is not defined")[0] == 0
+        assert check.grade(None, "NameError: name 'x' is not defined")[0] == 0
         for filler in GARBAGE:
             for count in (0, 1, 12):
-                share, message = check.judge([filler] * count, None)
+                share, message = check.grade([filler] * count, None)
                 assert share == 0 and isinstance(message, str), (check.id, filler, count, share, message)
 
 
